@@ -1,0 +1,35 @@
+/**
+ * Terminal conventions shared by every subcommand: JSON to stdout, logs to stderr, one-line
+ * errors.
+ *
+ * @module
+ */
+
+const encoder = new TextEncoder();
+
+/** A mistake in how the command was called (bad option value, missing argument): exit code 2. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** Writes `value` as JSON on stdout, followed by a newline. */
+export function printJson(value: unknown): void {
+  Deno.stdout.writeSync(encoder.encode(JSON.stringify(value, null, 2) + "\n"));
+}
+
+let quiet = false;
+
+/** Silences {@link log} (the `--quiet` flag). */
+export function setQuiet(value: boolean): void {
+  quiet = value;
+}
+
+/** Writes one progress or log line to stderr unless `--quiet` was given. */
+export function log(message: string): void {
+  if (!quiet) Deno.stderr.writeSync(encoder.encode(message + "\n"));
+}
+
+/** Writes one error line to stderr (never silenced). */
+export function logError(message: string): void {
+  Deno.stderr.writeSync(encoder.encode(message + "\n"));
+}
