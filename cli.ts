@@ -1,0 +1,59 @@
+/**
+ * The `mopeft` command line. Parses arguments, prints, and sets exit codes; the work itself is
+ * done by the library (`mod.ts`).
+ *
+ * Exit codes: 0 success, 1 bad input or a failed run, 2 wrong usage.
+ *
+ * @module
+ */
+import { Command, CommanderError } from "commander";
+import { logError, UsageError } from "./cli/io.ts";
+
+/** Builds the program with every subcommand registered. */
+export function buildProgram(): Command {
+  const program = new Command("mopeft")
+    .description(
+      "Fine-tune the Segment Anything Model for semantic segmentation with a Mixture of PEFTs.",
+    )
+    .version("0.1.0")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({
+      writeOut: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)),
+      writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+    });
+  for (const register of commands) register(program);
+  // Subcommands inherit the parent's error handling so that usage errors exit with code 2.
+  for (const sub of program.commands) sub.exitOverride();
+  return program;
+}
+
+const commands: Array<(program: Command) => void> = [];
+
+/** Runs the command line with `args` and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Help and version output end in a CommanderError with exit code 0.
+      return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof UsageError) {
+      logError(`mopeft: ${error.message}`);
+      return 2;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    logError(`mopeft: ${message}`);
+    if (Deno.env.get("MOPEFT_DEBUG") && error instanceof Error && error.stack) {
+      logError(error.stack);
+    }
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}
