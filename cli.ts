@@ -8,6 +8,7 @@
  */
 import { Command, CommanderError } from "commander";
 import { logError, UsageError } from "./cli/io.ts";
+import { registerEmbed } from "./cli/embed.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -28,7 +29,9 @@ export function buildProgram(): Command {
   return program;
 }
 
-const commands: Array<(program: Command) => void> = [];
+const commands: Array<(program: Command) => void> = [
+  registerEmbed,
+];
 
 /** Runs the command line with `args` and returns the exit code. */
 export async function main(args: string[]): Promise<number> {

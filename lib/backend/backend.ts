@@ -1,0 +1,126 @@
+/**
+ * Choosing and starting the tfjs backend that runs the model.
+ *
+ * @module
+ */
+import { tf } from "./tf.ts";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import "@tensorflow/tfjs-backend-webgpu";
+import { createRequire } from "node:module";
+import { dirname } from "node:path";
+import { pathToFileURL } from "node:url";
+
+/** The backends a user can ask for. `auto` picks the fastest one that can train here. */
+export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
+
+/** A backend name as accepted by `--backend`. */
+export type BackendName = typeof BACKEND_NAMES[number];
+
+/** What {@link useBackend} chose and why. */
+export interface BackendChoice {
+  /** The tfjs backend now active: `webgpu`, `wasm` or `cpu`. */
+  backend: "webgpu" | "wasm" | "cpu";
+  /** The WebGPU adapter's description, when one was found. */
+  adapter?: string;
+  /** True when the adapter is a software rasteriser (llvmpipe, lavapipe, SwiftShader). */
+  softwareAdapter?: boolean;
+  /** One line for `--verbose` output. */
+  reason: string;
+}
+
+/** Tells whether `name` is one of {@link BACKEND_NAMES}. */
+export function isBackendName(name: string): name is BackendName {
+  return (BACKEND_NAMES as readonly string[]).includes(name);
+}
+
+interface AdapterFacts {
+  description: string;
+  software: boolean;
+}
+
+async function probeAdapter(): Promise<AdapterFacts | undefined> {
+  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
+  if (!gpu) return undefined;
+  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
+  if (!adapter) return undefined;
+  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
+  const description = [info.description, info.vendor, info.architecture]
+    .filter((part) => part && !/^\d+$/.test(part))
+    .join(" ") || "unknown adapter";
+  const software = info.isFallbackAdapter === true ||
+    /llvmpipe|lavapipe|swiftshader|software/i.test(description);
+  return { description, software };
+}
+
+let wasmPathsSet = false;
+
+function prepareWasm(): void {
+  if (wasmPathsSet) return;
+  // The wasm binaries ship in the package's dist folder; tfjs fetches them by URL, so point it at
+  // that folder as a file:// URL instead of a CDN (this machine has no network beyond npm).
+  const require = createRequire(import.meta.url);
+  const entry = require.resolve("@tensorflow/tfjs-backend-wasm");
+  setWasmPaths(pathToFileURL(dirname(entry) + "/").href);
+  wasmPathsSet = true;
+}
+
+async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
+  if (name === "wasm") prepareWasm();
+  if (tf.getBackend() === name) return;
+  const ok = await tf.setBackend(name);
+  await tf.ready();
+  if (!ok || tf.getBackend() !== name) {
+    throw new Error(`Cannot start the ${name} backend`);
+  }
+}
+
+/**
+ * Starts the backend `requested` (or, for `auto`, the best one here) and returns what was chosen.
+ *
+ * `auto` takes WebGPU only on a hardware adapter. On a software adapter (llvmpipe) WebGPU runs
+ * about 25x slower than the wasm backend with SIMD, which also supports every gradient the
+ * training needs once convolutions are written as matrix products, so `auto` takes wasm there.
+ *
+ * @example
+ * ```ts ignore
+ * const choice = await useBackend("auto");
+ * console.error(choice.reason);
+ * ```
+ */
+export async function useBackend(requested: BackendName): Promise<BackendChoice> {
+  if (requested === "cpu" || requested === "wasm") {
+    await activate(requested);
+    return { backend: requested, reason: `backend ${requested} (asked for)` };
+  }
+  const adapter = await probeAdapter();
+  if (requested === "webgpu") {
+    if (!adapter) throw new Error("Cannot use the webgpu backend: no WebGPU adapter was found");
+    await activate("webgpu");
+    return {
+      backend: "webgpu",
+      adapter: adapter.description,
+      softwareAdapter: adapter.software,
+      reason: `backend webgpu on ${adapter.description}${
+        adapter.software ? " (a software adapter: expect it to be slow)" : ""
+      }`,
+    };
+  }
+  if (adapter && !adapter.software) {
+    await activate("webgpu");
+    return {
+      backend: "webgpu",
+      adapter: adapter.description,
+      softwareAdapter: false,
+      reason: `backend webgpu on ${adapter.description} (auto: hardware adapter)`,
+    };
+  }
+  await activate("wasm");
+  return {
+    backend: "wasm",
+    adapter: adapter?.description,
+    softwareAdapter: adapter?.software,
+    reason: adapter
+      ? `backend wasm (auto: the WebGPU adapter ${adapter.description} is a software rasteriser)`
+      : "backend wasm (auto: no WebGPU adapter)",
+  };
+}

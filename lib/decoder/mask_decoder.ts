@@ -1,0 +1,119 @@
+/**
+ * SAM's mask decoder, run with no prompt: one low-resolution mask per mask token.
+ *
+ * @module
+ */
+import { type Tensor, type Tensor2D, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
+import { upConv2x2 } from "../nn/convolution.ts";
+import { gelu } from "../nn/gelu.ts";
+import { layerNorm } from "../nn/layer_norm.ts";
+import { linear } from "../nn/linear.ts";
+import type { SamWeights } from "../encoder/weights.ts";
+import { densePositionalEncoding, noMaskEmbedding } from "./prompt_encoder.ts";
+import { twoWayTransformer } from "./two_way_transformer.ts";
+
+const UPSCALING_EPS = 1e-6;
+
+/** What the mask decoder returns. */
+export interface MaskPrediction {
+  /** `[B, numMaskTokens, 4h, 4w]` mask logits (256x256 for the released models). */
+  lowResMasks: Tensor4D;
+  /** `[B, numMaskTokens]` predicted IoU per mask. */
+  iouPredictions: Tensor2D;
+}
+
+function mlp(weights: SamWeights, prefix: string, layers: number, x: Tensor): Tensor {
+  let y = x;
+  for (let layer = 0; layer < layers; layer++) {
+    y = linear(y, weights.get(`${prefix}.${layer}.weight`), weights.get(`${prefix}.${layer}.bias`));
+    if (layer < layers - 1) y = tf.relu(y);
+  }
+  return y;
+}
+
+/**
+ * Decodes image embeddings `[B, h, w, C]` (channel-last) with the constant no-prompt inputs into
+ * one mask per mask token (SAM's `predict_masks` with empty sparse prompts).
+ *
+ * @example
+ * ```ts ignore
+ * const { lowResMasks } = decodeMasks(weights, embeddings); // [1, 4, 256, 256] for SAM
+ * ```
+ */
+export function decodeMasks(weights: SamWeights, embeddings: Tensor4D): MaskPrediction {
+  return tf.tidy(() => {
+    const arch = weights.architecture.decoder;
+    const [batch, height, width, channels] = embeddings.shape;
+    const md = "mask_decoder";
+    const outputTokens = tf.concat([
+      weights.get(`${md}.iou_token.weight`),
+      weights.get(`${md}.mask_tokens.weight`),
+    ], 0);
+    const tokens = tf.broadcastTo(outputTokens.expandDims(0), [
+      batch,
+      1 + arch.numMaskTokens,
+      channels,
+    ]) as Tensor3D;
+    const source = tf.add(embeddings, noMaskEmbedding(weights, batch, height, width));
+    const positions = tf.broadcastTo(densePositionalEncoding(weights, height, width), [
+      batch,
+      height,
+      width,
+      channels,
+    ]);
+    const out = twoWayTransformer(
+      weights,
+      source.reshape([batch, height * width, channels]) as Tensor3D,
+      positions.reshape([batch, height * width, channels]) as Tensor3D,
+      tokens,
+    );
+    const iouToken = tf.slice(out.tokens, [0, 0, 0], [batch, 1, channels]).reshape([
+      batch,
+      channels,
+    ]);
+    const maskTokens = tf.slice(out.tokens, [0, 1, 0], [batch, arch.numMaskTokens, channels]);
+
+    const grid = out.image.reshape([batch, height, width, channels]) as Tensor4D;
+    let upscaled = upConv2x2(
+      grid,
+      weights.get(`${md}.output_upscaling.0.weight`),
+      weights.get(`${md}.output_upscaling.0.bias`),
+    );
+    upscaled = gelu(
+      layerNorm(
+        upscaled,
+        weights.get(`${md}.output_upscaling.1.weight`),
+        weights.get(`${md}.output_upscaling.1.bias`),
+        UPSCALING_EPS,
+      ),
+    ) as Tensor4D;
+    upscaled = gelu(
+      upConv2x2(
+        upscaled,
+        weights.get(`${md}.output_upscaling.3.weight`),
+        weights.get(`${md}.output_upscaling.3.bias`),
+      ),
+    ) as Tensor4D;
+    const [, upHeight, upWidth, upChannels] = upscaled.shape;
+
+    const hyper: Tensor[] = [];
+    for (let token = 0; token < arch.numMaskTokens; token++) {
+      const tokenOut = tf.slice(maskTokens, [0, token, 0], [batch, 1, channels]).reshape([
+        batch,
+        channels,
+      ]);
+      hyper.push(mlp(weights, `${md}.output_hypernetworks_mlps.${token}.layers`, 3, tokenOut));
+    }
+    const hyperIn = tf.stack(hyper, 1); // [B, tokens, C/8]
+    const pixels = upscaled.reshape([batch, upHeight * upWidth, upChannels]);
+    const masks = tf.matMul(hyperIn, pixels, false, true) // [B, tokens, 4h*4w]
+      .reshape([batch, arch.numMaskTokens, upHeight, upWidth]) as Tensor4D;
+    const iouPredictions = mlp(
+      weights,
+      `${md}.iou_prediction_head.layers`,
+      arch.iouHeadDepth,
+      iouToken,
+    ) as Tensor2D;
+    return { lowResMasks: masks, iouPredictions };
+  });
+}

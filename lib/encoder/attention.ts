@@ -1,0 +1,94 @@
+/**
+ * The image encoder's multi-head self-attention with decomposed relative positions.
+ *
+ * @module
+ */
+import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
+import { linear } from "../nn/linear.ts";
+import { addRelativePosition } from "./relative_position.ts";
+import type { BlockExtension } from "./block_hooks.ts";
+
+/** The tensors of one attention layer, in PyTorch's layout. */
+export interface AttentionWeights {
+  qkvWeight: Tensor; // [3D, D]
+  qkvBias: Tensor; // [3D]
+  projWeight: Tensor; // [D, D]
+  projBias: Tensor; // [D]
+  relPosH: Tensor; // [2h-1, headDim]
+  relPosW: Tensor; // [2w-1, headDim]
+}
+
+function splitHeads(x: Tensor, heads: number): Tensor {
+  const [n, tokens, width] = x.shape as [number, number, number];
+  return x.reshape([n, tokens, heads, width / heads]).transpose([0, 2, 1, 3]); // [N, heads, T, hd]
+}
+
+/**
+ * Attention over `[N, h, w, D]` windows (N = batch * windowsPerImage).
+ *
+ * @param windowsPerImage windows per image, to broadcast per-image prefixes and scales.
+ */
+export function encoderAttention(
+  x: Tensor4D,
+  weights: AttentionWeights,
+  numHeads: number,
+  windowsPerImage: number,
+  extension?: BlockExtension,
+): Tensor4D {
+  return tf.tidy(() => {
+    const [n, h, w, width] = x.shape;
+    const tokens = h * w;
+    const headDim = width / numHeads;
+    const flat = x.reshape([n, tokens, width]) as Tensor3D;
+    const qkv = linear(flat, weights.qkvWeight, weights.qkvBias); // [N, T, 3D]
+    let [query, key, value] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor]; // [N, T, D] each
+    const delta = extension?.queryValueDelta?.(flat, windowsPerImage);
+    if (delta?.query) query = tf.add(query, delta.query);
+    if (delta?.value) value = tf.add(value, delta.value);
+
+    const q = splitHeads(query, numHeads); // [N, heads, T, hd]
+    const k = splitHeads(key, numHeads);
+    const v = splitHeads(value, numHeads);
+    const scaled = tf.mul(q, 1 / Math.sqrt(headDim));
+    let logits = tf.matMul(scaled, k, false, true); // [N, heads, T, T]
+    logits = addRelativePosition(
+      logits.reshape([n * numHeads, tokens, tokens]),
+      q.reshape([n * numHeads, tokens, headDim]),
+      weights.relPosH,
+      weights.relPosW,
+      [h, w],
+    ).reshape([n, numHeads, tokens, tokens]);
+
+    let out: Tensor;
+    if (extension?.prefix) {
+      // Every window of an image attends to that image's prefixes: repeat them per window.
+      const perWindow = (p: Tensor3D) => {
+        const [batch, length] = p.shape;
+        const repeated = windowsPerImage === 1
+          ? p
+          : tf.tile(p.expandDims(1), [1, windowsPerImage, 1, 1]).reshape([
+            batch * windowsPerImage,
+            length,
+            width,
+          ]);
+        return splitHeads(repeated, numHeads); // [N, heads, L, hd]
+      };
+      const prefixKeys = perWindow(extension.prefix.keys);
+      const prefixValues = perWindow(extension.prefix.values);
+      const prefixLength = prefixKeys.shape[2]!;
+      const prefixLogits = tf.matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
+      const probabilities = tf.softmax(tf.concat([prefixLogits, logits], 3));
+      const [toPrefix, toTokens] = tf.split(probabilities, [prefixLength, tokens], 3);
+      out = tf.add(tf.matMul(toPrefix!, prefixValues), tf.matMul(toTokens!, v));
+    } else {
+      out = tf.matMul(tf.softmax(logits), v); // [N, heads, T, hd]
+    }
+    const merged = out.transpose([0, 2, 1, 3]).reshape([n, tokens, width]);
+    return linear(merged, weights.projWeight, weights.projBias).reshape([
+      n,
+      h,
+      w,
+      width,
+    ]) as Tensor4D;
+  });
+}

@@ -1,0 +1,44 @@
+/**
+ * Windowed attention's partition of the token grid into non-overlapping square windows.
+ *
+ * @module
+ */
+import { type Tensor4D, tf } from "../backend/tf.ts";
+
+/**
+ * Pads `[B, H, W, C]` with zeros at the bottom and right to multiples of `windowSize`, then cuts
+ * it into windows: `[B * windowsPerImage, windowSize, windowSize, C]`, batch-major.
+ */
+export function partitionWindows(x: Tensor4D, windowSize: number): Tensor4D {
+  return tf.tidy(() => {
+    const [batch, height, width, channels] = x.shape;
+    const padH = (windowSize - (height % windowSize)) % windowSize;
+    const padW = (windowSize - (width % windowSize)) % windowSize;
+    const padded = padH || padW ? tf.pad(x, [[0, 0], [0, padH], [0, padW], [0, 0]]) : x;
+    const rows = (height + padH) / windowSize;
+    const cols = (width + padW) / windowSize;
+    return padded.reshape([batch, rows, windowSize, cols, windowSize, channels])
+      .transpose([0, 1, 3, 2, 4, 5]) // [B, rows, cols, ws, ws, C]
+      .reshape([batch * rows * cols, windowSize, windowSize, channels]) as Tensor4D;
+  });
+}
+
+/** Inverse of {@link partitionWindows}: back to `[B, height, width, C]`, padding removed. */
+export function unpartitionWindows(
+  windows: Tensor4D,
+  windowSize: number,
+  height: number,
+  width: number,
+): Tensor4D {
+  return tf.tidy(() => {
+    const rows = Math.ceil(height / windowSize);
+    const cols = Math.ceil(width / windowSize);
+    const channels = windows.shape[3];
+    const batch = windows.shape[0] / (rows * cols);
+    const grid = windows.reshape([batch, rows, cols, windowSize, windowSize, channels])
+      .transpose([0, 1, 3, 2, 4, 5]) // [B, rows, ws, cols, ws, C]
+      .reshape([batch, rows * windowSize, cols * windowSize, channels]) as Tensor4D;
+    if (rows * windowSize === height && cols * windowSize === width) return grid;
+    return tf.slice(grid, [0, 0, 0, 0], [batch, height, width, channels]);
+  });
+}

@@ -1,0 +1,28 @@
+/**
+ * Fully connected layer in PyTorch's weight layout.
+ *
+ * @module
+ */
+import { type Tensor, tf } from "../backend/tf.ts";
+
+/**
+ * `x @ weightᵀ + bias` over the last axis of `x`, with `weight` as PyTorch stores it:
+ * `[outFeatures, inFeatures]`. Any leading axes are kept.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../backend/tf.ts";
+ * const y = linear(tf.ones([2, 3]), tf.ones([4, 3]), tf.zeros([4]));
+ * y.shape; // [2, 4]
+ * ```
+ */
+export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  return tf.tidy(() => {
+    const inFeatures = x.shape[x.shape.length - 1]!;
+    const outFeatures = weight.shape[0]!;
+    const rows = x.reshape([-1, inFeatures]); // [N, in]
+    let y = tf.matMul(rows, weight, false, true); // [N, out]
+    if (bias) y = tf.add(y, bias);
+    return y.reshape([...x.shape.slice(0, -1), outFeatures]);
+  });
+}
