@@ -17,11 +17,13 @@ export function buildProgram(): Command {
       "Fine-tune the Segment Anything Model for semantic segmentation with a Mixture of PEFTs.",
     )
     .version("0.1.0")
-    .showHelpAfterError("(run with --help for usage)")
     .exitOverride()
     .configureOutput({
       writeOut: (text) => Deno.stdout.writeSync(new TextEncoder().encode(text)),
       writeErr: (text) => Deno.stderr.writeSync(new TextEncoder().encode(text)),
+      // One line, in the same form as every other error: "mopeft: <what is wrong> (see --help)".
+      outputError: (text, write) =>
+        write(`mopeft: ${text.trim().replace(/^error: /, "")} (see --help)\n`),
     });
   for (const register of commands) register(program);
   // Subcommands inherit the parent's error handling so that usage errors exit with code 2.
