@@ -9,6 +9,9 @@
 import { Command, CommanderError } from "commander";
 import { logError, UsageError } from "./cli/io.ts";
 import { registerEmbed } from "./cli/embed.ts";
+import { registerScore } from "./cli/score.ts";
+import { registerMergeScores } from "./cli/merge_scores.ts";
+import { registerDatasets } from "./cli/datasets.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -33,6 +36,9 @@ export function buildProgram(): Command {
 
 const commands: Array<(program: Command) => void> = [
   registerEmbed,
+  registerScore,
+  registerMergeScores,
+  registerDatasets,
 ];
 
 /** Runs the command line with `args` and returns the exit code. */
