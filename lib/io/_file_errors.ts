@@ -8,7 +8,8 @@
 /**
  * Rethrows `error` with `prefix` (for example `Cannot read safetensors "x.safetensors"`) in front
  * of its message, keeping TypeError and RangeError as they are. A message that already carries
- * the prefix is left alone, and Deno's not-found errors become "file not found".
+ * the prefix is left alone, another reader's prefix is replaced, and Deno's not-found errors
+ * become "file not found".
  */
 export function rethrowWithPrefix(error: unknown, prefix: string): never {
   if (error instanceof Error && error.message.startsWith(prefix)) throw error;
@@ -24,5 +25,7 @@ function describeError(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) return "permission denied";
   if (error instanceof Deno.errors.IsADirectory) return "is a directory, not a file";
   const raw = error instanceof Error ? error.message : String(error);
-  return raw.split("\n")[0]!.trim();
+  // A nested reader already named the same file ("Cannot read ZIP archive "x.pth": ..."): keep
+  // only its reason, so the user sees one prefix.
+  return raw.split("\n")[0]!.trim().replace(/^Cannot [a-z]+ [^"]*"[^"]*": /, "");
 }
