@@ -12,6 +12,7 @@ import { registerEmbed } from "./cli/embed.ts";
 import { registerScore } from "./cli/score.ts";
 import { registerMergeScores } from "./cli/merge_scores.ts";
 import { registerDatasets } from "./cli/datasets.ts";
+import { registerConvert } from "./cli/convert.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -39,6 +40,7 @@ const commands: Array<(program: Command) => void> = [
   registerScore,
   registerMergeScores,
   registerDatasets,
+  registerConvert,
 ];
 
 /** Runs the command line with `args` and returns the exit code. */

@@ -23,8 +23,16 @@ export async function withAtomicFile<T>(
   write: (file: Deno.FsFile) => Promise<T>,
 ): Promise<T> {
   const tempPath = temporaryPathBeside(path);
-  // createNew: never clobber a file someone else put there under the same random name.
-  const file = await Deno.open(tempPath, { write: true, createNew: true, mode: 0o644 });
+  let file: Deno.FsFile;
+  try {
+    // createNew: never clobber a file someone else put there under the same random name.
+    file = await Deno.open(tempPath, { write: true, createNew: true, mode: 0o644 });
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      throw new Error(`the folder "${folderOf(path) || "."}" does not exist`, { cause: error });
+    }
+    throw error;
+  }
   let closed = false;
   try {
     const result = await write(file);
@@ -69,11 +77,15 @@ export async function writeAll(file: Deno.FsFile, bytes: Uint8Array): Promise<vo
   }
 }
 
+/** The folder part of `path` with its trailing separator ("" for a bare file name). */
+function folderOf(path: string): string {
+  return path.slice(0, Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\")) + 1);
+}
+
 /** `dir/.name.<random>.tmp`: same folder (so the rename stays on one file system), hidden. */
 function temporaryPathBeside(path: string): string {
-  const slash = Math.max(path.lastIndexOf("/"), path.lastIndexOf("\\"));
-  const dir = path.slice(0, slash + 1);
-  const base = path.slice(slash + 1);
+  const dir = folderOf(path);
+  const base = path.slice(dir.length);
   const random = crypto.getRandomValues(new Uint32Array(2));
   return `${dir}.${base}.${random[0]!.toString(36)}${random[1]!.toString(36)}.tmp`;
 }
