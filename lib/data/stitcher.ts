@@ -52,7 +52,10 @@ export class TileStitcher<T extends Uint8Array | Float32Array> {
   }
 
   /** Writes the part of `tileData` (`[size, size, channels]`) that `tile` owns. */
-  add(tile: TilePlacement, tileData: T): void {
+  add(tile: TilePlacement, tileData: Uint8Array | Float32Array): void {
+    if ((tileData instanceof Uint8Array) !== (this.output instanceof Uint8Array)) {
+      throw new TypeError("Tile data and stitch output must both be Uint8Array or Float32Array");
+    }
     const { size, own, channels } = { ...tile, channels: this.channels };
     if (tile.sourceWidth !== this.width || tile.sourceHeight !== this.height) {
       throw new RangeError(
@@ -78,7 +81,7 @@ export class TileStitcher<T extends Uint8Array | Float32Array> {
     this.#written += own.width * own.height;
   }
 
-  #addResized(tile: TilePlacement, tileData: T): void {
+  #addResized(tile: TilePlacement, tileData: Uint8Array | Float32Array): void {
     const { size, validWidth, validHeight } = tile;
     const channels = this.channels;
     const content =
