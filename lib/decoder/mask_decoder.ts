@@ -8,21 +8,21 @@ import { upConv2x2 } from "../nn/convolution.ts";
 import { gelu } from "../nn/gelu.ts";
 import { layerNorm } from "../nn/layer_norm.ts";
 import { linear } from "../nn/linear.ts";
-import type { SamWeights } from "../encoder/weights.ts";
+import type { ModelWeights } from "../encoder/weights.ts";
 import { densePositionalEncoding, noMaskEmbedding } from "./prompt_encoder.ts";
 import { twoWayTransformer } from "./two_way_transformer.ts";
 
 const UPSCALING_EPS = 1e-6;
 
 /** What the mask decoder returns. */
-export interface MaskPrediction {
+export type MaskPrediction = {
   /** `[B, numMaskTokens, 4h, 4w]` mask logits (256x256 for the released models). */
   lowResMasks: Tensor4D;
-  /** `[B, numMaskTokens]` predicted IoU per mask. */
-  iouPredictions: Tensor2D;
-}
+  /** `[B, numMaskTokens]` predicted IoU per mask (absent when not asked for). */
+  iouPredictions?: Tensor2D;
+};
 
-function mlp(weights: SamWeights, prefix: string, layers: number, x: Tensor): Tensor {
+function mlp(weights: ModelWeights, prefix: string, layers: number, x: Tensor): Tensor {
   let y = x;
   for (let layer = 0; layer < layers; layer++) {
     y = linear(y, weights.get(`${prefix}.${layer}.weight`), weights.get(`${prefix}.${layer}.bias`));
@@ -33,14 +33,19 @@ function mlp(weights: SamWeights, prefix: string, layers: number, x: Tensor): Te
 
 /**
  * Decodes image embeddings `[B, h, w, C]` (channel-last) with the constant no-prompt inputs into
- * one mask per mask token (SAM's `predict_masks` with empty sparse prompts).
+ * one mask per mask token (SAM's `predict_masks` with empty sparse prompts). The semantic head
+ * (one mask token per class) skips the IoU head with `predictIou: false`.
  *
  * @example
  * ```ts ignore
  * const { lowResMasks } = decodeMasks(weights, embeddings); // [1, 4, 256, 256] for SAM
  * ```
  */
-export function decodeMasks(weights: SamWeights, embeddings: Tensor4D): MaskPrediction {
+export function decodeMasks(
+  weights: ModelWeights,
+  embeddings: Tensor4D,
+  options: { predictIou?: boolean } = {},
+): MaskPrediction {
   return tf.tidy(() => {
     const arch = weights.architecture.decoder;
     const [batch, height, width, channels] = embeddings.shape;
@@ -108,6 +113,7 @@ export function decodeMasks(weights: SamWeights, embeddings: Tensor4D): MaskPred
     const pixels = upscaled.reshape([batch, upHeight * upWidth, upChannels]);
     const masks = tf.matMul(hyperIn, pixels, false, true) // [B, tokens, 4h*4w]
       .reshape([batch, arch.numMaskTokens, upHeight, upWidth]) as Tensor4D;
+    if (options.predictIou === false) return { lowResMasks: masks };
     const iouPredictions = mlp(
       weights,
       `${md}.iou_prediction_head.layers`,

@@ -5,7 +5,7 @@
  * @module
  */
 import { type Tensor4D, tf } from "../backend/tf.ts";
-import type { SamWeights } from "../encoder/weights.ts";
+import type { ModelWeights } from "../encoder/weights.ts";
 
 /**
  * The random-Fourier positional encoding of the embedding grid, `[1, h, w, C]` channel-last.
@@ -13,7 +13,7 @@ import type { SamWeights } from "../encoder/weights.ts";
  * matrix `[2, C/2]` (a loaded buffer, never regenerated), times 2π, then `[sin, cos]`.
  */
 export function densePositionalEncoding(
-  weights: SamWeights,
+  weights: ModelWeights,
   height: number,
   width: number,
 ): Tensor4D {
@@ -41,7 +41,7 @@ export function densePositionalEncoding(
  * The dense prompt embedding with no mask prompt: `no_mask_embed` broadcast to `[B, h, w, C]`.
  */
 export function noMaskEmbedding(
-  weights: SamWeights,
+  weights: ModelWeights,
   batch: number,
   height: number,
   width: number,

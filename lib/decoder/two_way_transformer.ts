@@ -7,14 +7,14 @@
 import { type Tensor, type Tensor3D, tf } from "../backend/tf.ts";
 import { layerNorm } from "../nn/layer_norm.ts";
 import { linear } from "../nn/linear.ts";
-import type { SamWeights } from "../encoder/weights.ts";
+import type { ModelWeights } from "../encoder/weights.ts";
 
 /** PyTorch's default LayerNorm eps, used throughout the two-way transformer. */
 const TRANSFORMER_EPS = 1e-5;
 
 /** Attention with q/k/v projections to a (possibly downsampled) internal width. */
 function attention(
-  weights: SamWeights,
+  weights: ModelWeights,
   prefix: string,
   numHeads: number,
   queries: Tensor,
@@ -48,7 +48,7 @@ function attention(
   });
 }
 
-function norm(weights: SamWeights, name: string, x: Tensor): Tensor {
+function norm(weights: ModelWeights, name: string, x: Tensor): Tensor {
   return layerNorm(x, weights.get(`${name}.weight`), weights.get(`${name}.bias`), TRANSFORMER_EPS);
 }
 
@@ -61,7 +61,7 @@ function norm(weights: SamWeights, name: string, x: Tensor): Tensor {
  * @returns the processed tokens `[B, N, C]` and image tokens `[B, h*w, C]`.
  */
 export function twoWayTransformer(
-  weights: SamWeights,
+  weights: ModelWeights,
   image: Tensor3D,
   imagePositions: Tensor3D,
   tokens: Tensor3D,

@@ -10,7 +10,7 @@ import { linear } from "../nn/linear.ts";
 import { encoderAttention } from "./attention.ts";
 import type { BlockExtension } from "./block_hooks.ts";
 import { partitionWindows, unpartitionWindows } from "./window.ts";
-import type { SamWeights } from "./weights.ts";
+import type { ModelWeights } from "./weights.ts";
 
 const ENCODER_EPS = 1e-6;
 
@@ -20,7 +20,7 @@ const ENCODER_EPS = 1e-6;
  */
 export function encoderBlock(
   x: Tensor4D,
-  weights: SamWeights,
+  weights: ModelWeights,
   blockIndex: number,
   extension?: BlockExtension,
 ): Tensor4D {

@@ -7,7 +7,7 @@ import { type Tensor4D, tf } from "../backend/tf.ts";
 import { decodeRgb } from "../image/decode.ts";
 import { encodeImage } from "./image_encoder.ts";
 import { preprocessImage } from "./preprocess.ts";
-import type { SamWeights } from "./weights.ts";
+import type { ModelWeights } from "./weights.ts";
 
 /** An image's embedding in the official layout. */
 export interface ImageEmbedding {
@@ -30,7 +30,7 @@ export interface ImageEmbedding {
  * ```
  */
 export async function embedImageFile(
-  weights: SamWeights,
+  weights: ModelWeights,
   imagePath: string,
 ): Promise<ImageEmbedding> {
   const image = await decodeRgb(imagePath);

@@ -8,7 +8,7 @@ import { conv3x3, patchConv, pointwiseConv } from "../nn/convolution.ts";
 import { layerNorm } from "../nn/layer_norm.ts";
 import { encoderBlock } from "./block.ts";
 import type { EncoderExtensions } from "./block_hooks.ts";
-import type { SamWeights } from "./weights.ts";
+import type { ModelWeights } from "./weights.ts";
 
 const NECK_EPS = 1e-6;
 
@@ -25,7 +25,7 @@ const NECK_EPS = 1e-6;
  * ```
  */
 export function encodeImage(
-  weights: SamWeights,
+  weights: ModelWeights,
   images: Tensor4D,
   extensions?: EncoderExtensions,
 ): Tensor4D {

@@ -15,7 +15,8 @@ const selectionCache = new Map<string, Tensor>();
  * `gather` has not on wasm.
  */
 function selectionMatrix(querySize: number, keySize: number, tableLength: number): Tensor {
-  const key = `${querySize}x${keySize}:${tableLength}`;
+  // Per backend: a tensor made on one backend cannot be read synchronously from another.
+  const key = `${tf.getBackend()}:${querySize}x${keySize}:${tableLength}`;
   const cached = selectionCache.get(key);
   if (cached) return cached;
   const distances = 2 * Math.max(querySize, keySize) - 1;

@@ -15,10 +15,20 @@ export interface TensorSource {
 }
 
 /**
+ * What the model code reads its parameters from: SAM's tensors by official name, or a layered
+ * view with some of them replaced (trained decoder, full fine-tuning).
+ */
+export interface ModelWeights {
+  readonly architecture: SamArchitecture;
+  /** The tensor called `name`; throws if there is none. */
+  get(name: string): Tensor;
+}
+
+/**
  * SAM's parameters by official name (`image_encoder.blocks.0.attn.qkv.weight`, ...), plus the
  * architecture they describe. Methods that train part of SAM replace entries with variables.
  */
-export class SamWeights {
+export class SamWeights implements ModelWeights {
   readonly architecture: SamArchitecture;
   readonly #tensors: Map<string, Tensor>;
 
