@@ -19,7 +19,8 @@ export const IGNORE_LABEL = 255;
  * ```
  */
 export function checkLabelValues(label: Uint8Array, numClasses: number, path: string): void {
-  const histogram = new Float64Array(256);
+  // Uint32 counts suffice: a label PNG has fewer than 2^32 pixels.
+  const histogram = new Uint32Array(256);
   for (let i = 0; i < label.length; i++) histogram[label[i]!]!++;
   for (let value = numClasses; value < IGNORE_LABEL; value++) {
     const pixels = histogram[value]!;

@@ -163,6 +163,15 @@ function unfilter(inflated: Uint8Array, rowBytes: number, height: number): Uint8
     const src = y * (rowBytes + 1) + 1;
     const row = y * rowBytes;
     const prev = row - rowBytes;
+    // Fast paths for the common filters; the general loop below handles all five.
+    if (filter === 0) {
+      out.set(inflated.subarray(src, src + rowBytes), row);
+      continue;
+    }
+    if (filter === 2 && y > 0) {
+      for (let x = 0; x < rowBytes; x++) out[row + x] = inflated[src + x]! + out[prev + x]!;
+      continue;
+    }
     for (let x = 0; x < rowBytes; x++) {
       const raw = inflated[src + x]!;
       const left = x > 0 ? out[row + x - 1]! : 0;
