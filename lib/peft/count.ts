@@ -1,0 +1,86 @@
+/**
+ * Parameter counts of a run, as stored for inference, without allocating any tensor.
+ *
+ * @module
+ */
+import { expectedShapes, type SamArchitecture } from "../encoder/architecture.ts";
+import type { PeftConfig } from "./config.ts";
+import { type ParameterGroup, peftTensorLayout } from "./layout.ts";
+import { numel } from "./_init.ts";
+
+/** What {@link countParameters} returns. */
+export interface ParameterCount {
+  /**
+   * SAM's own parameters (every tensor of the official checkpoint: 93,735,728 for vit_b) plus the
+   * PEFT parameters stored for inference (LoRA, flat prefixes, adapters, gates). The semantic
+   * head's extra class tokens are not added, so the figure does not move with the class count.
+   */
+  totalParams: number;
+  /** Everything trained, as stored for inference: PEFT modules, gates, decoder (and encoder for `full`). */
+  trainableParams: number;
+  /** 100 · trainableParams / totalParams. */
+  trainablePercent: number;
+  /** The encoder-side PEFT parameters (LoRA, prefix, VPT, adapter, gates): the thesis's figure. */
+  peftParams: number;
+  /** 100 · peftParams / totalParams. */
+  peftPercent: number;
+  /**
+   * Per group. `prefixReparam` is the training-only prefix MLP (and input embeddings), dropped at
+   * export and counted in neither total.
+   */
+  byGroup: Record<ParameterGroup, number>;
+}
+
+const PEFT_GROUPS: ParameterGroup[] = ["lora", "prefix", "vpt", "adapter", "gates"];
+
+/**
+ * Counts the parameters of a run of `config` on a SAM of `architecture` with `numClasses`
+ * classes (see {@link ParameterCount} for the definitions).
+ *
+ * @example
+ * ```ts
+ * import { architectureOf, VIT_B_SIZE } from "../encoder/random_checkpoint.ts";
+ * import { validatePeftConfig } from "./config.ts";
+ * const count = countParameters(architectureOf(VIT_B_SIZE), validatePeftConfig({ method: "lora" }), 2);
+ * count.byGroup.lora; // 294912
+ * ```
+ */
+export function countParameters(
+  architecture: SamArchitecture,
+  config: PeftConfig,
+  numClasses: number,
+): ParameterCount {
+  const byGroup: Record<ParameterGroup, number> = {
+    lora: 0,
+    prefix: 0,
+    vpt: 0,
+    adapter: 0,
+    gates: 0,
+    decoder: 0,
+    prefixReparam: 0,
+    encoder: 0,
+  };
+  for (const spec of peftTensorLayout(architecture, config, numClasses)) {
+    if (spec.form === "inference" || spec.group === "prefixReparam") {
+      byGroup[spec.group] += numel(spec.shape);
+    } else if (spec.form === "training") {
+      // A prefix's input embedding: training-only, counted with the reparameterisation.
+      byGroup.prefixReparam += numel(spec.shape);
+    } else {
+      byGroup[spec.group] += numel(spec.shape);
+    }
+  }
+  let samParams = 0;
+  for (const shape of expectedShapes(architecture).values()) samParams += numel(shape);
+  const peftParams = PEFT_GROUPS.reduce((sum, group) => sum + byGroup[group], 0);
+  const totalParams = samParams + peftParams;
+  const trainableParams = peftParams + byGroup.decoder + byGroup.encoder;
+  return {
+    totalParams,
+    trainableParams,
+    trainablePercent: 100 * trainableParams / totalParams,
+    peftParams,
+    peftPercent: 100 * peftParams / totalParams,
+    byGroup,
+  };
+}

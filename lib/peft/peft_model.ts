@@ -1,0 +1,371 @@
+/**
+ * The trainable state of one fine-tuning run: the PEFT modules of the method, their gates, the
+ * semantic decoder (and, for full fine-tuning, the image encoder) as tf.Variables over a frozen
+ * SAM.
+ *
+ * @module
+ */
+import { type Tensor, type Tensor1D, type Tensor4D, tf, type Variable } from "../backend/tf.ts";
+import { decodeMasks } from "../decoder/mask_decoder.ts";
+import { initialSemanticDecoder, semanticArchitecture } from "../decoder/semantic_head.ts";
+import type { BlockExtension, EncoderExtensions } from "../encoder/block_hooks.ts";
+import { encodeImage } from "../encoder/image_encoder.ts";
+import { LayeredWeights } from "../encoder/layered_weights.ts";
+import type { ModelWeights } from "../encoder/weights.ts";
+import { type GateTensors, gateValue, initialGate } from "../gate/gate.ts";
+import type { GateRecorder } from "../gate/recorder.ts";
+import { adapterOutput, type AdapterTensors, initialAdapter } from "./adapter.ts";
+import type { PeftConfig } from "./config.ts";
+import {
+  gateName,
+  moduleBlocks,
+  moduleName,
+  peftTensorLayout,
+  type PeftTensorSpec,
+  reparamName,
+} from "./layout.ts";
+import { initialLora, loraDelta, loraScale, type LoraTensors } from "./lora.ts";
+import { MosaMasks } from "./mosa.ts";
+import {
+  type FlatPrefix,
+  initialPrefixEmbedding,
+  initialPrefixReparam,
+  prefixForBatch,
+  type PrefixReparam,
+  reparameterisePrefix,
+} from "./prefix.ts";
+import { methodSpec, type ModuleKind } from "./registry.ts";
+import { numel } from "./_init.ts";
+
+/** Tensor values by name, as files hold them. */
+export type TensorValues = Map<string, { shape: number[]; data: Float32Array }>;
+
+/** Options of {@link PeftModel.create} and {@link PeftModel.fromTensors}. */
+export interface PeftModelOptions {
+  /** Classes of the semantic head (one mask token per class). */
+  numClasses: number;
+  /** Seeds the initial values and MoSA's parts and draws. */
+  seed: number;
+}
+
+/**
+ * A method's trainable state over a frozen SAM.
+ *
+ * @example
+ * ```ts ignore
+ * const model = PeftModel.create(sam, validatePeftConfig({ method: "mopeft" }), { numClasses: 3, seed: 1 });
+ * const logits = model.forward(images); // [B, 3, S/4, S/4]
+ * const grads = tf.variableGrads(() => loss(model.forward(images)), [...model.trainableVariables().values()]);
+ * model.dispose();
+ * ```
+ */
+export class PeftModel {
+  readonly config: PeftConfig;
+  readonly numClasses: number;
+  readonly seed: number;
+  readonly #base: ModelWeights;
+  readonly #variables: Map<string, Variable>;
+  readonly #layout: PeftTensorSpec[];
+  /** True when prefixes are held flat (a loaded run), false when reparameterised (training). */
+  readonly #flatPrefixes: boolean;
+  readonly #weights: LayeredWeights;
+  readonly #mosa?: MosaMasks;
+
+  private constructor(
+    base: ModelWeights,
+    config: PeftConfig,
+    options: PeftModelOptions,
+    values: ReadonlyMap<string, Tensor | Float32Array>,
+    flatPrefixes: boolean,
+  ) {
+    this.config = config;
+    this.numClasses = options.numClasses;
+    this.seed = options.seed;
+    this.#base = base;
+    this.#flatPrefixes = flatPrefixes;
+    this.#layout = peftTensorLayout(base.architecture, config, options.numClasses);
+    this.#variables = new Map();
+    for (const spec of this.#layout) {
+      if (spec.form === (flatPrefixes ? "training" : "inference")) continue;
+      const value = values.get(spec.name)!;
+      // Unnamed variables: tfjs names must be globally unique, and several runs may coexist.
+      const variable = value instanceof Float32Array
+        ? tf.tidy(() => tf.variable(tf.tensor(value, spec.shape, "float32"), true))
+        : tf.variable(value, true);
+      this.#variables.set(spec.name, variable);
+    }
+    const overrides = new Map<string, Tensor>();
+    for (const [name, variable] of this.#variables) {
+      if (name.startsWith("mask_decoder.") || name.startsWith("image_encoder.")) {
+        overrides.set(name, variable);
+      }
+    }
+    this.#weights = new LayeredWeights(
+      base,
+      overrides,
+      semanticArchitecture(base.architecture, options.numClasses),
+    );
+    if (config.adapterKind === "mosa" && methodSpec(config.method).modules.includes("adapter")) {
+      this.#mosa = new MosaMasks(
+        this.#layout.filter((s) => s.group === "adapter").map((s) => ({
+          name: s.name,
+          shape: s.shape,
+          block: s.block!,
+          projection: s.module!.local.startsWith("down") ? "down" : "up",
+        })),
+        config.mosaParts,
+        options.seed,
+      );
+    }
+  }
+
+  /**
+   * A fresh run: PEFT modules at their initial values (LoRA and adapters start as the identity),
+   * gates near 0.5, the semantic decoder from SAM's pretrained one.
+   */
+  static create(base: ModelWeights, config: PeftConfig, options: PeftModelOptions): PeftModel {
+    const values = new Map<string, Tensor | Float32Array>();
+    const width = base.architecture.encoder.embedDim;
+    const seed = options.seed;
+    const decoder = initialSemanticDecoder(base, options.numClasses);
+    try {
+      for (const spec of peftTensorLayout(base.architecture, config, options.numClasses)) {
+        if (values.has(spec.name) || spec.form === "inference") continue;
+        if (spec.group === "decoder") values.set(spec.name, decoder.get(spec.name)!);
+        else if (spec.group === "encoder") values.set(spec.name, base.get(spec.name));
+        else if (spec.group === "prefixReparam") {
+          const kind = spec.name.startsWith(reparamName("vpt")) ? "vpt" : "prefix";
+          const mlp = initialPrefixReparam(width, config, seed, reparamName(kind));
+          for (const [local, data] of Object.entries(mlp)) {
+            values.set(`${reparamName(kind)}.${local}`, data);
+          }
+        } else if (spec.module?.kind === "gate") {
+          const prefix = spec.name.replace(/\.(weight|bias)$/, "");
+          const gate = initialGate(width, seed, prefix);
+          values.set(`${prefix}.weight`, gate.weight);
+          values.set(`${prefix}.bias`, gate.bias);
+        } else if (spec.module) {
+          const prefix = moduleName(spec.block!, spec.module.kind as ModuleKind);
+          const init: Record<string, Float32Array> = spec.group === "lora"
+            ? initialLora(width, config, seed, prefix)
+            : spec.group === "adapter"
+            ? initialAdapter(width, config, seed, prefix)
+            : { embedding: initialPrefixEmbedding(width, config, seed, `${prefix}.embedding`) };
+          for (const [local, data] of Object.entries(init)) values.set(`${prefix}.${local}`, data);
+        }
+      }
+      return new PeftModel(base, config, options, values, false);
+    } finally {
+      tf.dispose([...decoder.values()]);
+    }
+  }
+
+  /**
+   * A run from stored tensors: the inference form (flat prefixes, as `peft.safetensors` holds)
+   * or the training form (reparameterised prefixes, as a resumable checkpoint holds). Every
+   * expected tensor must be present with its shape, and nothing else; otherwise throws an
+   * `Error` naming the first problem.
+   */
+  static fromTensors(
+    base: ModelWeights,
+    config: PeftConfig,
+    options: PeftModelOptions,
+    tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
+  ): PeftModel {
+    const layout = peftTensorLayout(base.architecture, config, options.numClasses);
+    const flat = layout.some((s) => s.form === "inference" && tensors.has(s.name));
+    const expected = layout.filter((s) => s.form !== (flat ? "training" : "inference"));
+    const problems: string[] = [];
+    for (const spec of expected) {
+      const found = tensors.get(spec.name);
+      if (!found) problems.push(`missing tensor "${spec.name}" (expected shape [${spec.shape}])`);
+      else if (
+        found.shape.length !== spec.shape.length || found.shape.some((n, i) => n !== spec.shape[i])
+      ) {
+        problems.push(`tensor "${spec.name}" has shape [${found.shape}], expected [${spec.shape}]`);
+      }
+    }
+    const names = new Set(expected.map((s) => s.name));
+    for (const name of tensors.keys()) {
+      if (!names.has(name)) {
+        problems.push(`unexpected tensor "${name}" for method "${config.method}"`);
+      }
+    }
+    if (problems.length > 0) {
+      const more = problems.length > 1 ? ` (and ${problems.length - 1} more problems)` : "";
+      throw new Error(`${problems[0]}${more}`);
+    }
+    const values = new Map([...tensors].map(([name, t]) => [name, t.data]));
+    return new PeftModel(base, config, options, values, flat);
+  }
+
+  /** The encoder hooks of this run; gate values go to `recorder` when given. */
+  extensions(recorder?: GateRecorder): EncoderExtensions | undefined {
+    const spec = methodSpec(this.config.method);
+    if (spec.modules.length === 0) return undefined;
+    return (block, blockInput) => this.#blockExtension(block, blockInput, recorder);
+  }
+
+  #blockExtension(
+    block: number,
+    blockInput: Tensor4D,
+    recorder?: GateRecorder,
+  ): BlockExtension | undefined {
+    const spec = methodSpec(this.config.method);
+    const extension: BlockExtension = {};
+    const gate = (kind: ModuleKind): Tensor1D | undefined => {
+      if (!spec.gated) return undefined;
+      const tensors: GateTensors = {
+        weight: this.#get(`${gateName(block, kind)}.weight`),
+        bias: this.#get(`${gateName(block, kind)}.bias`),
+      };
+      const value = gateValue(blockInput, tensors);
+      recorder?.capture(block, kind, value);
+      return value;
+    };
+    for (const kind of spec.modules) {
+      const prefix = moduleName(block, kind);
+      if (!moduleBlocks(kind, this.#base.architecture.encoder.depth).includes(block)) continue;
+      if (kind === "lora") {
+        const lora = this.#group<LoraTensors>(prefix, ["query_a", "query_b", "value_a", "value_b"]);
+        const scale = gate("lora") ?? loraScale(this.config);
+        extension.queryValueDelta = (tokens, windowsPerImage) =>
+          loraDelta(tokens, lora, scale, windowsPerImage);
+      } else if (kind === "adapter") {
+        const adapter = this.#group<AdapterTensors>(prefix, [
+          "down.weight",
+          "down.bias",
+          "up.weight",
+          "up.bias",
+        ]);
+        const g = gate("adapter");
+        extension.mlpOutput = (mlpOutput) => adapterOutput(mlpOutput, adapter, g);
+      } else {
+        const flat = this.#flatPrefix(block, kind);
+        // Tensors made here live in encodeImage's tidy scope and go with it.
+        extension.prefix = prefixForBatch(flat, blockInput.shape[0], gate(kind));
+      }
+    }
+    return Object.keys(extension).length > 0 ? extension : undefined;
+  }
+
+  #flatPrefix(block: number, kind: "prefix" | "vpt"): FlatPrefix {
+    const prefix = moduleName(block, kind);
+    if (this.#flatPrefixes) {
+      return { keys: this.#get(`${prefix}.keys`), values: this.#get(`${prefix}.values`) };
+    }
+    const mlp = this.#group<PrefixReparam>(reparamName(kind), [
+      "0.weight",
+      "0.bias",
+      "2.weight",
+      "2.bias",
+    ]);
+    return reparameterisePrefix(this.#get(`${prefix}.embedding`), mlp);
+  }
+
+  #get(name: string): Tensor {
+    const variable = this.#variables.get(name);
+    if (!variable) throw new Error(`PEFT run has no tensor "${name}"`);
+    return variable;
+  }
+
+  #group<T>(prefix: string, locals: readonly string[]): T {
+    return Object.fromEntries(locals.map((local) => [local, this.#get(`${prefix}.${local}`)])) as T;
+  }
+
+  /** SAM's weights with the trained decoder (and encoder, for `full`) layered over the base. */
+  weights(): ModelWeights {
+    return this.#weights;
+  }
+
+  /**
+   * Semantic logits `[B, numClasses, S/4, S/4]` for preprocessed images `[B, S, S, 3]`.
+   *
+   * @example
+   * ```ts ignore
+   * const logits = model.forward(images);
+   * ```
+   */
+  forward(images: Tensor4D, recorder?: GateRecorder): Tensor4D {
+    return tf.tidy(() => {
+      const embeddings = encodeImage(this.#weights, images, this.extensions(recorder));
+      return decodeMasks(this.#weights, embeddings, { predictIou: false }).lowResMasks;
+    });
+  }
+
+  /** Every trained tensor by name (the training form: reparameterised prefixes). */
+  trainableVariables(): Map<string, Variable> {
+    return new Map(this.#variables);
+  }
+
+  /**
+   * MoSA: variable name → 0/1 mask of the entries that learn at `step`; multiply both the
+   * gradient and the optimizer's update by it. The masks belong to the model (do not dispose).
+   * Undefined for every other method.
+   */
+  gradientMasks(step: number): Map<string, Tensor> | undefined {
+    return this.#mosa?.forStep(step);
+  }
+
+  /** MoSA's part assignment of variable `name` (for tests and inspection). */
+  mosaAssignment(name: string): Uint8Array | undefined {
+    return this.#mosa?.assignment(name);
+  }
+
+  /**
+   * The trained tensors in inference form: prefixes flat (the reparameterisation MLP dropped),
+   * MoSA's parts merged into one plain adapter (which, the parts being disjoint entries of the
+   * same tensors, are the trained tensors themselves).
+   */
+  async exportTensors(): Promise<TensorValues> {
+    const result: TensorValues = new Map();
+    for (const spec of this.#layout) {
+      if (spec.form === "training") continue;
+      if (spec.form === "inference" && !this.#flatPrefixes) {
+        if (result.has(spec.name)) continue;
+        const kind = spec.group as "prefix" | "vpt";
+        const flat = this.#flatPrefix(spec.block!, kind);
+        const prefix = moduleName(spec.block!, kind);
+        result.set(`${prefix}.keys`, { shape: spec.shape, data: await readAndDispose(flat.keys) });
+        result.set(`${prefix}.values`, {
+          shape: spec.shape,
+          data: await readAndDispose(flat.values),
+        });
+        continue;
+      }
+      const variable = this.#get(spec.name);
+      result.set(spec.name, { shape: spec.shape, data: await variable.data() as Float32Array });
+    }
+    return result;
+  }
+
+  /** Every variable's value (the training form), for resumable checkpoints. */
+  async exportTrainingState(): Promise<TensorValues> {
+    const result: TensorValues = new Map();
+    for (const [name, variable] of this.#variables) {
+      result.set(name, { shape: [...variable.shape], data: await variable.data() as Float32Array });
+    }
+    return result;
+  }
+
+  /** Trained values held, as stored for inference. */
+  get storedValues(): number {
+    return this.#layout.filter((s) => s.form !== "training").reduce(
+      (n, s) => n + numel(s.shape),
+      0,
+    );
+  }
+
+  /** Frees the variables and MoSA's masks (the base SAM weights are the caller's). */
+  dispose(): void {
+    tf.dispose([...this.#variables.values()]);
+    this.#variables.clear();
+    this.#mosa?.dispose();
+  }
+}
+
+async function readAndDispose(tensor: Tensor): Promise<Float32Array> {
+  const data = await tensor.data() as Float32Array;
+  tensor.dispose();
+  return data;
+}

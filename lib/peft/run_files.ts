@@ -1,0 +1,186 @@
+/**
+ * A run's PEFT weights saved apart from SAM: `peft.safetensors` (the trained tensors, inference
+ * form) and `peft.json` (method, every hyperparameter, class names, and the fingerprint of the
+ * SAM checkpoint it was trained on, so that it is never loaded onto another one).
+ *
+ * @module
+ */
+import type { SamArchitecture } from "../encoder/architecture.ts";
+import type { ModelWeights } from "../encoder/weights.ts";
+import { writeFileAtomic } from "../io/atomic_write.ts";
+import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
+import { type PeftConfig, validatePeftConfig } from "./config.ts";
+import { PeftModel } from "./peft_model.ts";
+
+/** The file names inside a run folder. */
+export const PEFT_WEIGHTS_FILE = "peft.safetensors";
+/** The manifest's file name. */
+export const PEFT_MANIFEST_FILE = "peft.json";
+
+/** What identifies the SAM checkpoint a run builds on. */
+export interface BaseFingerprint {
+  /** Lowercase hex SHA-256 of the checkpoint file (see `lib/io/fingerprint.ts`). */
+  sha256: string;
+  architecture: SamArchitecture;
+  /** The checkpoint's path, for messages (not compared). */
+  file?: string;
+}
+
+/** The content of `peft.json`. */
+export interface PeftManifest {
+  format: "mopeft-peft";
+  version: 1;
+  method: PeftConfig["method"];
+  /** Every hyperparameter (MoSA runs keep adapterKind "mosa" and mosaParts). */
+  config: PeftConfig;
+  classNames: string[];
+  seed: number;
+  baseCheckpoint: BaseFingerprint;
+}
+
+/**
+ * Writes `dir/peft.safetensors` and `dir/peft.json`, each atomically (the folder is created).
+ *
+ * @example
+ * ```ts ignore
+ * await savePeftRun("runs/kvasir", model, { classNames, baseFingerprint: { sha256, architecture } });
+ * ```
+ */
+export async function savePeftRun(
+  dir: string,
+  model: PeftModel,
+  options: { classNames: readonly string[]; baseFingerprint: BaseFingerprint },
+): Promise<void> {
+  if (options.classNames.length !== model.numClasses) {
+    throw new RangeError(
+      `savePeftRun() got ${options.classNames.length} class names for a model of ${model.numClasses} classes`,
+    );
+  }
+  await Deno.mkdir(dir, { recursive: true });
+  const tensors = await model.exportTensors();
+  await writeSafetensors(`${dir}/${PEFT_WEIGHTS_FILE}`, tensors, {
+    metadata: { format: "mopeft-peft", method: model.config.method },
+  });
+  const manifest: PeftManifest = {
+    format: "mopeft-peft",
+    version: 1,
+    method: model.config.method,
+    config: model.config,
+    classNames: [...options.classNames],
+    seed: model.seed,
+    baseCheckpoint: options.baseFingerprint,
+  };
+  await writeFileAtomic(`${dir}/${PEFT_MANIFEST_FILE}`, JSON.stringify(manifest, null, 2) + "\n");
+}
+
+/**
+ * Reads a run saved by {@link savePeftRun} onto `baseWeights`. Refuses, with a one-line `Error`,
+ * a run made for another architecture or another checkpoint (by SHA-256).
+ *
+ * @example
+ * ```ts ignore
+ * const { model, manifest } = await loadPeftRun("runs/kvasir", sam, { sha256, architecture, file });
+ * ```
+ */
+export async function loadPeftRun(
+  dir: string,
+  baseWeights: ModelWeights,
+  baseFingerprint: BaseFingerprint,
+): Promise<{ model: PeftModel; manifest: PeftManifest }> {
+  const fail = (why: string): never => {
+    throw new Error(`Cannot load PEFT run "${dir}": ${why}`);
+  };
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${dir}/${PEFT_MANIFEST_FILE}`);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return fail(`it has no ${PEFT_MANIFEST_FILE}`);
+    throw error;
+  }
+  let manifest: PeftManifest;
+  try {
+    manifest = JSON.parse(text);
+  } catch (error) {
+    return fail(`${PEFT_MANIFEST_FILE} is not JSON (${(error as Error).message})`);
+  }
+  if (manifest?.format !== "mopeft-peft" || manifest.version !== 1) {
+    return fail(`${PEFT_MANIFEST_FILE} is not a mopeft PEFT manifest (version 1)`);
+  }
+  let config: PeftConfig;
+  try {
+    config = validatePeftConfig(manifest.config);
+  } catch (error) {
+    return fail(`${PEFT_MANIFEST_FILE}: ${(error as Error).message}`);
+  }
+  const checkpoint = baseFingerprint.file ? `"${baseFingerprint.file}"` : "the given checkpoint";
+  const trained = manifest.baseCheckpoint;
+  if (!sameArchitecture(trained?.architecture, baseFingerprint.architecture)) {
+    fail(
+      `it was trained on a SAM of ${describeArchitecture(trained?.architecture)} but ` +
+        `${checkpoint} is ${describeArchitecture(baseFingerprint.architecture)}`,
+    );
+  }
+  if (trained.sha256 !== baseFingerprint.sha256) {
+    fail(
+      `it was trained on checkpoint sha256 ${short(trained.sha256)} but ${checkpoint} has ` +
+        `${short(baseFingerprint.sha256)}`,
+    );
+  }
+  if (!sameArchitecture(baseWeights.architecture, baseFingerprint.architecture)) {
+    fail(`the fingerprint's architecture does not match the loaded SAM weights`);
+  }
+  if (!Array.isArray(manifest.classNames) || manifest.classNames.length === 0) {
+    fail(`${PEFT_MANIFEST_FILE} lists no class names`);
+  }
+  const tensors = await readSafetensors(`${dir}/${PEFT_WEIGHTS_FILE}`).catch((error) =>
+    fail((error as Error).message)
+  );
+  try {
+    const model = PeftModel.fromTensors(baseWeights, config, {
+      numClasses: manifest.classNames.length,
+      seed: manifest.seed ?? 0,
+    }, tensors);
+    return { model, manifest };
+  } catch (error) {
+    return fail(`${PEFT_WEIGHTS_FILE}: ${(error as Error).message}`);
+  }
+}
+
+/** `ab12cd34ef56…`: enough of a hash to tell two apart in a message. */
+function short(sha256: unknown): string {
+  return typeof sha256 === "string" ? `${sha256.slice(0, 12)}…` : String(sha256);
+}
+
+/**
+ * One line describing an architecture: `D 768, 12 blocks, 12 heads, 1024 px, windows 14, global
+ * blocks 2,5,8,11`.
+ *
+ * @example
+ * ```ts
+ * import { architectureOf, TINY_SIZE } from "../encoder/random_checkpoint.ts";
+ * describeArchitecture(architectureOf(TINY_SIZE)); // "D 32, 4 blocks, 2 heads, 128 px, windows 4, global blocks 1,3"
+ * ```
+ */
+export function describeArchitecture(architecture: SamArchitecture | undefined): string {
+  const e = architecture?.encoder;
+  if (!e) return "unknown architecture";
+  const windows = [...new Set(e.blockWindowSizes.filter((w) => w > 0))];
+  const global = e.blockWindowSizes.flatMap((w, i) => (w === 0 ? [i] : []));
+  return `D ${e.embedDim}, ${e.depth} blocks, ${e.numHeads} heads, ${e.imageSize} px, ` +
+    `windows ${windows.join(",") || "none"}, global blocks ${global.join(",") || "none"}`;
+}
+
+function sameArchitecture(a: unknown, b: unknown): boolean {
+  return canonicalJson(a) === canonicalJson(b);
+}
+
+/** JSON with object keys sorted, so that key order does not matter. */
+function canonicalJson(value: unknown): string {
+  return JSON.stringify(
+    value,
+    (_key, v) =>
+      v && typeof v === "object" && !Array.isArray(v)
+        ? Object.fromEntries(Object.entries(v).sort(([x], [y]) => (x < y ? -1 : 1)))
+        : v,
+  );
+}
