@@ -59,7 +59,7 @@ export class GateRecorder {
     this.#pending = [];
     const all = passes.flat();
     if (all.length === 0) return;
-    const flat = tf.concat(all.map((p) => p.values.reshape([-1])));
+    const flat = tf.tidy(() => tf.concat(all.map((p) => p.values.reshape([-1]))));
     const values = await flat.data();
     flat.dispose();
     tf.dispose(all.map((p) => p.values));

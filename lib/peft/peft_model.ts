@@ -300,11 +300,13 @@ export class PeftModel {
 
   /**
    * MoSA: variable name → 0/1 mask of the entries that learn at `step`; multiply both the
-   * gradient and the optimizer's update by it. The masks belong to the model (do not dispose).
-   * Undefined for every other method.
+   * gradient and the optimizer's update by it. The caller disposes the masks after the step
+   * (they are cheap handles onto masks the model keeps). Undefined for every other method.
    */
   gradientMasks(step: number): Map<string, Tensor> | undefined {
-    return this.#mosa?.forStep(step);
+    const masks = this.#mosa?.forStep(step);
+    if (!masks) return undefined;
+    return new Map([...masks].map(([name, mask]) => [name, tf.clone(mask)]));
   }
 
   /** MoSA's part assignment of variable `name` (for tests and inspection). */

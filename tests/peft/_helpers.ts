@@ -159,7 +159,9 @@ export function trainStep(
     () => crossEntropy(model.forward(images), labels, model.numClasses),
     [...variables.values()],
   );
-  optimizer.apply(variables, grads, model.gradientMasks(step));
+  const masks = model.gradientMasks(step);
+  optimizer.apply(variables, grads, masks);
+  tf.dispose([...masks?.values() ?? []]);
   const loss = value.dataSync()[0]!;
   tf.dispose([value, ...Object.values(grads)]);
   return loss;

@@ -22,7 +22,7 @@ import {
   trainStep,
 } from "./_helpers.ts";
 
-await onBackend("cpu");
+await onBackend("wasm");
 
 for (const c of CASES) {
   const spec = methodSpec(c.config.method);

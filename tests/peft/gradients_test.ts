@@ -1,0 +1,90 @@
+/**
+ * Gradients of every new module (LoRA A/B, prefix reparameterisation, adapter, gates) against
+ * central finite differences, on the cpu backend and a tiny model.
+ */
+import { ok as assert } from "node:assert/strict";
+import { tf } from "../../lib/backend/tf.ts";
+import { mulberry32 } from "../../lib/data/prng.ts";
+import { encodeImage } from "../../lib/encoder/image_encoder.ts";
+import { validatePeftConfig } from "../../lib/peft/config.ts";
+import { PeftModel } from "../../lib/peft/peft_model.ts";
+import { onBackend } from "../_backends.ts";
+import { randomImages, randomSam, SMALL_B_SIZE, SMALL_CONFIG } from "./_helpers.ts";
+
+await onBackend("cpu");
+
+const EPS = 1e-2;
+const RELATIVE = 2e-2;
+
+for (const method of ["mopeft", "vpt"] as const) {
+  Deno.test(`${method}: gradients of every PEFT and gate tensor match central differences`, () => {
+    const sam = randomSam(SMALL_B_SIZE);
+    const config = validatePeftConfig({ method, ...SMALL_CONFIG });
+    const model = PeftModel.create(sam, config, { numClasses: 2, seed: 11 });
+    // The first block (windowed), the last (global) and the shared reparameterisation MLP.
+    const last = SMALL_B_SIZE.depth - 1;
+    const variables = [...model.trainableVariables()].filter(([name]) =>
+      new RegExp(`^encoder\\.(blocks\\.(0|${last})\\.|\\w+_reparam\\.)`).test(name)
+    );
+    // Move every tensor off its initial value (B and the up-projection start at zero, which
+    // would hide the gradients of A and the down-projection).
+    // The adapter's down bias moves up by 3 so that its ReLU stays off the kink, where a finite
+    // difference straddles two slopes and means nothing.
+    variables.forEach(([name, variable], i) =>
+      variable.assign(tf.tidy(() =>
+        tf.add(
+          tf.add(variable, tf.randomNormal(variable.shape, 0, 0.2, "float32", 100 + i)),
+          name.endsWith("adapter.down.bias") ? 3 : 0,
+        )
+      ))
+    );
+    const images = randomImages(SMALL_B_SIZE, 1);
+    const size = SMALL_B_SIZE.imageSize / 16;
+    const weightsOut = tf.randomNormal([1, size, size, SMALL_B_SIZE.outChans], 0, 1, "float32", 3);
+    const loss = () =>
+      tf.tidy(() =>
+        tf.div(
+          tf.sum(tf.mul(encodeImage(model.weights(), images, model.extensions()), weightsOut)),
+          Math.sqrt(weightsOut.size),
+        ) as tf.Scalar
+      );
+    const lossValue = () => {
+      const value = loss();
+      const number = value.dataSync()[0]!;
+      value.dispose();
+      return number;
+    };
+    const { grads } = tf.variableGrads(loss, variables.map(([, v]) => v));
+    const random = mulberry32(21);
+    const failures: string[] = [];
+    for (const [name, variable] of variables) {
+      const analytic = grads[variable.name]!.dataSync() as Float32Array;
+      const largest = analytic.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
+      assert(largest > 0, `"${name}" has an all-zero gradient`);
+      const argmax = analytic.findIndex((g) => Math.abs(g) === largest);
+      const entries = [
+        argmax,
+        ...Array.from({ length: 1 }, () => Math.floor(random() * variable.size)),
+      ];
+      const original = variable.dataSync().slice();
+      for (const entry of entries) {
+        const probe = (delta: number) => {
+          const values = original.slice();
+          values[entry] = values[entry]! + delta;
+          variable.assign(tf.tensor(values, variable.shape));
+          return lossValue();
+        };
+        const numeric = (probe(EPS) - probe(-EPS)) / (2 * EPS);
+        variable.assign(tf.tensor(original, variable.shape));
+        const error = Math.abs(numeric - analytic[entry]!);
+        if (error > RELATIVE * Math.max(Math.abs(numeric), 0.1 * largest)) {
+          failures.push(`${name}[${entry}]: analytic ${analytic[entry]} vs numeric ${numeric}`);
+        }
+      }
+    }
+    assert(failures.length === 0, failures.join("\n"));
+    tf.dispose([images, weightsOut, ...Object.values(grads)]);
+    model.dispose();
+    sam.dispose();
+  });
+}
