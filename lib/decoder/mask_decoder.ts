@@ -4,6 +4,7 @@
  * @module
  */
 import { type Tensor, type Tensor2D, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
+import { matMul } from "../nn/matmul.ts";
 import { upConv2x2 } from "../nn/convolution.ts";
 import { gelu } from "../nn/gelu.ts";
 import { layerNorm } from "../nn/layer_norm.ts";
@@ -111,7 +112,7 @@ export function decodeMasks(
     }
     const hyperIn = tf.stack(hyper, 1); // [B, tokens, C/8]
     const pixels = upscaled.reshape([batch, upHeight * upWidth, upChannels]);
-    const masks = tf.matMul(hyperIn, pixels, false, true) // [B, tokens, 4h*4w]
+    const masks = matMul(hyperIn, pixels, false, true) // [B, tokens, 4h*4w]
       .reshape([batch, arch.numMaskTokens, upHeight, upWidth]) as Tensor4D;
     if (options.predictIou === false) return { lowResMasks: masks };
     const iouPredictions = mlp(

@@ -5,6 +5,7 @@
  * @module
  */
 import { type Tensor, type Tensor3D, tf } from "../backend/tf.ts";
+import { matMul } from "../nn/matmul.ts";
 import { layerNorm } from "../nn/layer_norm.ts";
 import { linear } from "../nn/linear.ts";
 import type { ModelWeights } from "../encoder/weights.ts";
@@ -36,8 +37,8 @@ function attention(
       linear(values, weights.get(`${prefix}.v_proj.weight`), weights.get(`${prefix}.v_proj.bias`)),
     );
     const headDim = q.shape[3]!;
-    const probabilities = tf.softmax(tf.div(tf.matMul(q, k, false, true), Math.sqrt(headDim)));
-    const out = tf.matMul(probabilities, v); // [B, heads, Nq, hd]
+    const probabilities = tf.softmax(tf.div(matMul(q, k, false, true), Math.sqrt(headDim)));
+    const out = matMul(probabilities, v); // [B, heads, Nq, hd]
     const [batch, , tokens] = out.shape as [number, number, number, number];
     const merged = out.transpose([0, 2, 1, 3]).reshape([batch, tokens, -1]);
     return linear(

@@ -4,6 +4,7 @@
  * @module
  */
 import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
+import { matMul } from "../nn/matmul.ts";
 import { linear } from "../nn/linear.ts";
 import { addRelativePosition } from "./relative_position.ts";
 import type { BlockExtension } from "./block_hooks.ts";
@@ -50,7 +51,7 @@ export function encoderAttention(
     const k = splitHeads(key, numHeads);
     const v = splitHeads(value, numHeads);
     const scaled = tf.mul(q, 1 / Math.sqrt(headDim));
-    let logits = tf.matMul(scaled, k, false, true); // [N, heads, T, T]
+    let logits = matMul(scaled, k, false, true); // [N, heads, T, T]
     logits = addRelativePosition(
       logits.reshape([n * numHeads, tokens, tokens]),
       q.reshape([n * numHeads, tokens, headDim]),
@@ -76,12 +77,12 @@ export function encoderAttention(
       const prefixKeys = perWindow(extension.prefix.keys);
       const prefixValues = perWindow(extension.prefix.values);
       const prefixLength = prefixKeys.shape[2]!;
-      const prefixLogits = tf.matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
+      const prefixLogits = matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
       const probabilities = tf.softmax(tf.concat([prefixLogits, logits], 3));
       const [toPrefix, toTokens] = tf.split(probabilities, [prefixLength, tokens], 3);
-      out = tf.add(tf.matMul(toPrefix!, prefixValues), tf.matMul(toTokens!, v));
+      out = tf.add(matMul(toPrefix!, prefixValues), matMul(toTokens!, v));
     } else {
-      out = tf.matMul(tf.softmax(logits), v); // [N, heads, T, hd]
+      out = matMul(tf.softmax(logits), v); // [N, heads, T, hd]
     }
     const merged = out.transpose([0, 2, 1, 3]).reshape([n, tokens, width]);
     return linear(merged, weights.projWeight, weights.projBias).reshape([

@@ -4,6 +4,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
+import { matMul } from "../nn/matmul.ts";
 
 const selectionCache = new Map<string, Tensor>();
 
@@ -58,7 +59,7 @@ export function relativeEmbeddings(querySize: number, keySize: number, table: Te
   return tf.tidy(() => {
     const [tableLength, headDim] = table.shape as [number, number];
     const selection = selectionMatrix(querySize, keySize, tableLength);
-    return tf.matMul(selection, table).reshape([querySize, keySize, headDim]);
+    return matMul(selection, table).reshape([querySize, keySize, headDim]);
   });
 }
 
@@ -86,11 +87,11 @@ export function addRelativePosition(
     const grid = queries.reshape([n, h, w, headDim]);
     // relH[b, y, x, ky] = sum_c q[b, y, x, c] * embH[y, ky, c]: batched over y.
     const byRow = grid.transpose([1, 0, 2, 3]).reshape([h, n * w, headDim]);
-    const relH = tf.matMul(byRow, embH, false, true) // [h, n*w, kh]
+    const relH = matMul(byRow, embH, false, true) // [h, n*w, kh]
       .reshape([h, n, w, h]).transpose([1, 0, 2, 3]); // [n, y, x, ky]
     // relW[b, y, x, kx] = sum_c q[b, y, x, c] * embW[x, kx, c]: batched over x.
     const byCol = grid.transpose([2, 0, 1, 3]).reshape([w, n * h, headDim]);
-    const relW = tf.matMul(byCol, embW, false, true) // [w, n*h, kw]
+    const relW = matMul(byCol, embW, false, true) // [w, n*h, kw]
       .reshape([w, n, h, w]).transpose([1, 2, 0, 3]); // [n, y, x, kx]
     const withPosition = tf.add(
       tf.add(logits.reshape([n, h, w, h, w]), relH.reshape([n, h, w, h, 1])),

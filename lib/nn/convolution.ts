@@ -10,6 +10,7 @@
  * @module
  */
 import { type Tensor, type Tensor4D, tf } from "../backend/tf.ts";
+import { matMul } from "./matmul.ts";
 
 /**
  * A convolution whose kernel equals its stride (SAM's 16x16 patch embedding). `weight` is
@@ -34,7 +35,7 @@ export function patchConv(x: Tensor4D, weight: Tensor, bias: Tensor): Tensor4D {
       .transpose([0, 1, 3, 5, 2, 4])
       .reshape([batch * rows * cols, channels * patch * patch]);
     const flatWeight = weight.reshape([outChannels, channels * patch * patch]);
-    const y = tf.add(tf.matMul(patches, flatWeight, false, true), bias); // [B*rows*cols, out]
+    const y = tf.add(matMul(patches, flatWeight, false, true), bias); // [B*rows*cols, out]
     return y.reshape([batch, rows, cols, outChannels]) as Tensor4D;
   });
 }
@@ -46,7 +47,7 @@ export function pointwiseConv(x: Tensor4D, weight: Tensor): Tensor4D {
   return tf.tidy(() => {
     const [batch, height, width, channels] = x.shape;
     const outChannels = weight.shape[0]!;
-    const y = tf.matMul(
+    const y = matMul(
       x.reshape([-1, channels]),
       weight.reshape([outChannels, channels]),
       false,
@@ -74,7 +75,7 @@ export function conv3x3(x: Tensor4D, weight: Tensor): Tensor4D {
     // [B, H, W, 9, C]: tap-major, matching the weight's [out, kH, kW, in] arrangement below.
     const columns = tf.stack(shifted, 3).reshape([-1, 9 * channels]);
     const flatWeight = weight.transpose([0, 2, 3, 1]).reshape([outChannels, 9 * channels]);
-    const y = tf.matMul(columns, flatWeight, false, true);
+    const y = matMul(columns, flatWeight, false, true);
     return y.reshape([batch, height, width, outChannels]) as Tensor4D;
   });
 }
@@ -89,7 +90,7 @@ export function upConv2x2(x: Tensor4D, weight: Tensor, bias: Tensor): Tensor4D {
     const [batch, height, width, channels] = x.shape;
     const outChannels = weight.shape[1]!;
     const flatWeight = weight.transpose([0, 2, 3, 1]).reshape([channels, 4 * outChannels]);
-    const blocks = tf.matMul(x.reshape([-1, channels]), flatWeight); // [B*H*W, (dy, dx, out)]
+    const blocks = matMul(x.reshape([-1, channels]), flatWeight); // [B*H*W, (dy, dx, out)]
     const y = blocks.reshape([batch, height, width, 2, 2, outChannels])
       .transpose([0, 1, 3, 2, 4, 5]) // [B, H, dy, W, dx, out]
       .reshape([batch, 2 * height, 2 * width, outChannels]);

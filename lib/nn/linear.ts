@@ -4,6 +4,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
+import { matMul } from "./matmul.ts";
 
 /**
  * `x @ weightᵀ + bias` over the last axis of `x`, with `weight` as PyTorch stores it:
@@ -21,7 +22,7 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     const inFeatures = x.shape[x.shape.length - 1]!;
     const outFeatures = weight.shape[0]!;
     const rows = x.reshape([-1, inFeatures]); // [N, in]
-    let y = tf.matMul(rows, weight, false, true); // [N, out]
+    let y = matMul(rows, weight, false, true); // [N, out]
     if (bias) y = tf.add(y, bias);
     return y.reshape([...x.shape.slice(0, -1), outFeatures]);
   });
