@@ -7,12 +7,19 @@
  * @module
  */
 import { Command, CommanderError } from "commander";
-import { logError, UsageError } from "./cli/io.ts";
+import { Interrupted, logError, UsageError } from "./cli/io.ts";
 import { registerEmbed } from "./cli/embed.ts";
+import { registerTrain } from "./cli/train.ts";
+import { registerEval } from "./cli/eval.ts";
+import { registerInspectGates } from "./cli/inspect_gates.ts";
+import { registerPredict } from "./cli/predict.ts";
+import { registerSummary } from "./cli/summary.ts";
+import { registerMerge } from "./cli/merge.ts";
 import { registerScore } from "./cli/score.ts";
 import { registerMergeScores } from "./cli/merge_scores.ts";
 import { registerDatasets } from "./cli/datasets.ts";
 import { registerConvert } from "./cli/convert.ts";
+import { registerBench } from "./cli/bench.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -37,10 +44,17 @@ export function buildProgram(): Command {
 
 const commands: Array<(program: Command) => void> = [
   registerEmbed,
+  registerTrain,
+  registerEval,
+  registerInspectGates,
+  registerPredict,
+  registerSummary,
+  registerMerge,
   registerScore,
   registerMergeScores,
   registerDatasets,
   registerConvert,
+  registerBench,
 ];
 
 /** Runs the command line with `args` and returns the exit code. */
@@ -53,6 +67,10 @@ export async function main(args: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       // Help and version output end in a CommanderError with exit code 0.
       return error.exitCode === 0 ? 0 : 2;
+    }
+    if (error instanceof Interrupted) {
+      logError(`mopeft: ${error.message}`);
+      return 130;
     }
     if (error instanceof UsageError) {
       logError(`mopeft: ${error.message}`);

@@ -33,3 +33,8 @@ export function log(message: string): void {
 export function logError(message: string): void {
   Deno.stderr.writeSync(encoder.encode(message + "\n"));
 }
+
+/** A run stopped by the user (Ctrl-C) after saving its state: exit code 130, like a shell. */
+export class Interrupted extends Error {
+  override name = "Interrupted";
+}

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { writeFileAtomic } from "../io/atomic_write.ts";
 import type { RasterImage } from "./decode.ts";
 
 const PNG_SIGNATURE = [137, 80, 78, 71, 13, 10, 26, 10];
@@ -152,7 +153,7 @@ export async function writeLabelPng(
   data: Uint8Array,
   options: { width: number; height: number; palette?: Uint8Array },
 ): Promise<void> {
-  await Deno.writeFile(path, await encodeLabelPng(data, options));
+  await writeFileAtomic(path, await encodeLabelPng(data, options));
 }
 
 /** Reverses the per-row PNG filters (one byte per pixel for all formats accepted here). */

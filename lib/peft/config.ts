@@ -69,7 +69,9 @@ function positiveInteger(name: string, value: unknown): number {
  * config.loraAlpha; // 4: alpha defaults to the rank
  * ```
  */
-export function validatePeftConfig(input: Partial<PeftConfig> & { method: string }): PeftConfig {
+export function validatePeftConfig(
+  input: Omit<Partial<PeftConfig>, "method"> & { method: string },
+): PeftConfig {
   if (!isMethodName(input.method)) {
     throw new RangeError(
       `unknown method "${input.method}" (known: ${METHOD_NAMES.join(", ")})`,

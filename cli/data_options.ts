@@ -1,0 +1,62 @@
+/**
+ * The options that name a dataset and split (`--data`, `--dataset`/`--root`, `--split`, ...).
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { resolveDataset } from "../lib/data/resolve.ts";
+import { type DatasetSplit, loadSplit } from "../lib/data/split.ts";
+import { log } from "./io.ts";
+import { openFraction } from "./options.ts";
+
+/** The data options as commander parses them. */
+export interface DataOptions {
+  data?: string;
+  dataset?: string;
+  root?: string;
+  split?: string;
+  variant?: string;
+  holdout?: number;
+  skipBad?: boolean;
+}
+
+/** Adds the dataset options to `command`. */
+export function addDataOptions(command: Command, defaultSplit: string): Command {
+  return command
+    .option("--data <dir>", "dataset folder: <MESS root>/<dataset folder>, or your own dataset")
+    .option("--dataset <id>", "MESS dataset id (see `mopeft datasets`), with --root")
+    .option("--root <dir>", "MESS root folder holding the dataset folders")
+    .option("--split <name>", `split to use (default ${defaultSplit})`)
+    .option("--variant <name>", "dataset variant (PAXRay label set, irrg/rgb, PST900 modality)")
+    .option(
+      "--holdout <fraction>",
+      "carve a seeded file-level hold-out from the split",
+      openFraction,
+    )
+    .option("--skip-bad", "skip unreadable files (logged and counted) instead of failing", false);
+}
+
+/**
+ * Resolves and lists a split. With `holdout`, `part` picks the training part or the held-out one
+ * of the split, seeded by `seed`.
+ */
+export async function loadDataSplit(
+  options: DataOptions,
+  split: string,
+  holdout?: { part: "train" | "heldOut"; seed: number },
+): Promise<DatasetSplit> {
+  const dataset = await resolveDataset({
+    data: options.data,
+    dataset: options.dataset,
+    root: options.root,
+    split,
+    variant: options.variant,
+  });
+  return await loadSplit(dataset, {
+    skipBad: options.skipBad,
+    onSkip: (skipped) => log(`mopeft: skipped ${skipped.path}: ${skipped.reason}`),
+    holdout: options.holdout !== undefined && holdout
+      ? { fraction: options.holdout, seed: holdout.seed, part: holdout.part }
+      : undefined,
+  });
+}

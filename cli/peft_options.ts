@@ -1,0 +1,69 @@
+/**
+ * The options that configure a fine-tuning method (`--method`, `--lora-rank`, ...).
+ *
+ * @module
+ */
+import { type Command, Option } from "commander";
+import { type PeftConfig, validatePeftConfig } from "../lib/peft/config.ts";
+import { METHOD_NAMES } from "../lib/peft/registry.ts";
+import { UsageError } from "./io.ts";
+import { openFraction, positiveInteger, positiveNumber } from "./options.ts";
+
+/** The PEFT options as commander parses them. */
+export interface PeftOptions {
+  method: string;
+  loraRank?: number;
+  loraAlpha?: number;
+  prefixLength?: number;
+  prefixHidden?: number;
+  adapterDim?: number;
+  adapterKind?: "plain" | "mosa";
+  mosaParts?: number;
+  gateThreshold?: number;
+}
+
+/** Adds `--method` and every PEFT hyperparameter option to `command`. */
+export function addPeftOptions(command: Command, methodRequired = true): Command {
+  const method = new Option("--method <name>", "fine-tuning method").choices(METHOD_NAMES);
+  if (methodRequired) method.makeOptionMandatory();
+  return command
+    .addOption(method)
+    .option("--lora-rank <r>", "LoRA rank (default 8)", positiveInteger)
+    .option("--lora-alpha <alpha>", "LoRA alpha; scale alpha/r (default: the rank)", positiveNumber)
+    .option("--prefix-length <L>", "prefix length (default 20)", positiveInteger)
+    .option(
+      "--prefix-hidden <n>",
+      "prefix reparameterisation MLP width (default 64)",
+      positiveInteger,
+    )
+    .option("--adapter-dim <n>", "adapter bottleneck width D_mid (default 64)", positiveInteger)
+    .addOption(
+      new Option("--adapter-kind <kind>", "adapter training: plain, or MoSA's sparse parts")
+        .choices(["plain", "mosa"]),
+    )
+    .option("--mosa-parts <K>", "MoSA parts per adapter (default 4)", positiveInteger)
+    .option(
+      "--gate-threshold <t>",
+      "a gate above this calls its method (default 0.5)",
+      openFraction,
+    );
+}
+
+/** Builds the checked PEFT configuration; a bad combination is a usage error. */
+export function peftConfigFromOptions(options: PeftOptions): PeftConfig {
+  try {
+    return validatePeftConfig({
+      method: options.method,
+      loraRank: options.loraRank,
+      loraAlpha: options.loraAlpha,
+      prefixLength: options.prefixLength,
+      prefixHidden: options.prefixHidden,
+      adapterDim: options.adapterDim,
+      adapterKind: options.adapterKind,
+      mosaParts: options.mosaParts,
+      gateThreshold: options.gateThreshold,
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}

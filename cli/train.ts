@@ -1,0 +1,258 @@
+/**
+ * `mopeft train`: fine-tune SAM's semantic head and a PEFT method on a dataset split.
+ *
+ * @module
+ */
+import type { Command } from "commander";
+import { SegmentationReader } from "../lib/data/reader.ts";
+import { evaluate } from "../lib/eval/evaluate.ts";
+import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { PeftModel } from "../lib/peft/peft_model.ts";
+import { savePeftRun } from "../lib/peft/run_files.ts";
+import { loadBaseCheckpoint } from "../lib/run/base_checkpoint.ts";
+import {
+  clearRunFolder,
+  inspectRunFolder,
+  METRICS_FILE,
+  readMetricsUpTo,
+  readRunSettings,
+  type RunSettings,
+  writeRunSettings,
+} from "../lib/run/run_folder.ts";
+import { loadTrainingCheckpoint } from "../lib/train/checkpoint.ts";
+import { train, type TrainLogRecord } from "../lib/train/trainer.ts";
+import { addBackendOptions, startBackend } from "./backend_option.ts";
+import { addDataOptions, type DataOptions, loadDataSplit } from "./data_options.ts";
+import { Interrupted, log, printJson, setQuiet, UsageError } from "./io.ts";
+import {
+  applyConfigFile,
+  nonNegativeInteger,
+  nonNegativeNumber,
+  positiveInteger,
+  positiveNumber,
+} from "./options.ts";
+import { addPeftOptions, peftConfigFromOptions, type PeftOptions } from "./peft_options.ts";
+import { createProgress } from "./progress.ts";
+
+interface TrainCliOptions extends DataOptions, PeftOptions {
+  checkpoint: string;
+  out: string;
+  epochs?: number;
+  steps?: number;
+  batchSize: number;
+  lr: number;
+  weightDecay: number;
+  seed: number;
+  valSplit?: string;
+  valEvery?: number;
+  saveEvery?: number;
+  logEvery: number;
+  resume: boolean;
+  force: boolean;
+  config?: string;
+  backend: string;
+  verbose: boolean;
+  quiet: boolean;
+}
+
+/** Registers `mopeft train`. */
+export function registerTrain(program: Command): void {
+  const command = program.command("train")
+    .description(
+      "Fine-tune SAM for semantic segmentation with a PEFT method; writes peft.safetensors, " +
+        "peft.json, metrics.jsonl and a resumable checkpoint into --out",
+    )
+    .requiredOption("--checkpoint <file>", "SAM checkpoint (.safetensors)")
+    .requiredOption("--out <dir>", "run folder to write")
+    .option(
+      "--epochs <n>",
+      "passes over the training split (default 10 without --steps)",
+      positiveInteger,
+    )
+    .option("--steps <n>", "stop after this many steps in total (a cap)", nonNegativeInteger)
+    .option("--batch-size <n>", "tiles per step", positiveInteger, 4)
+    .option("--lr <rate>", "Adam learning rate", positiveNumber, 1e-4)
+    .option("--weight-decay <wd>", "Adam weight decay", nonNegativeNumber, 1e-4)
+    .option("--seed <n>", "seed of the initial weights and the data order", nonNegativeInteger, 0)
+    .option("--val-split <name>", "split scored (mIoU) during training")
+    .option("--val-every <n>", "steps between validations", positiveInteger)
+    .option(
+      "--save-every <n>",
+      "steps between checkpoints (also saved at the end and on Ctrl-C)",
+      positiveInteger,
+    )
+    .option("--log-every <n>", "steps between metrics.jsonl lines", positiveInteger, 10)
+    .option("--resume", "continue the run in --out from its last checkpoint", false)
+    .option("--force", "replace a run already in --out", false)
+    .option("--config <file>", "JSON file with option values (keys as the flags); flags win")
+    .option("--quiet", "no progress output", false);
+  addDataOptions(command, "train");
+  addPeftOptions(command, false);
+  addBackendOptions(command).action(async (options: TrainCliOptions, cmd: Command) => {
+    if (options.config) {
+      await applyConfigFile(cmd, options as unknown as Record<string, unknown>, options.config);
+    }
+    setQuiet(options.quiet);
+    await runTrain(options);
+  });
+}
+
+async function runTrain(options: TrainCliOptions): Promise<void> {
+  const folder = await inspectRunFolder(options.out);
+  let resumed: RunSettings | undefined;
+  if (options.resume) {
+    if (!folder.hasCheckpoint) {
+      throw new Error(`Cannot resume "${options.out}": it holds no training checkpoint`);
+    }
+    resumed = await readRunSettings(options.out);
+  } else if ((folder.hasRun || folder.hasCheckpoint || folder.hasSettings) && !options.force) {
+    throw new UsageError(
+      `output folder "${options.out}" already holds a run; use --resume to continue it or --force to replace it`,
+    );
+  }
+  if (!options.method && !resumed) throw new UsageError("train needs --method (or --resume)");
+  if (resumed && options.method && options.method !== resumed.peft.method) {
+    throw new UsageError(
+      `cannot resume "${options.out}" with --method ${options.method}: it was trained with ${resumed.peft.method}`,
+    );
+  }
+  const peftConfig = resumed?.peft ?? peftConfigFromOptions(options as PeftOptions);
+  const seed = resumed?.seed ?? options.seed;
+  const batchSize = resumed?.batchSize ?? options.batchSize;
+  const steps = options.steps ?? resumed?.maxSteps ?? undefined;
+  const epochs = options.epochs ?? resumed?.epochs ?? (steps === undefined ? 10 : undefined);
+  if (options.valEvery && !options.valSplit && options.holdout === undefined) {
+    throw new UsageError(
+      "--val-every needs --val-split (or --holdout, which validates on the held-out part)",
+    );
+  }
+
+  const choice = await startBackend(options);
+  // Everything that can fail on bad input happens before the run folder is touched.
+  const trainSplit = await loadDataSplit(options, options.split ?? "train", {
+    part: "train",
+    seed,
+  });
+  const validationSplit = options.valSplit
+    ? await loadDataSplit({ ...options, holdout: undefined }, options.valSplit)
+    : options.holdout !== undefined && options.valEvery
+    ? await loadDataSplit(options, options.split ?? "train", { part: "heldOut", seed })
+    : undefined;
+  const base = await loadBaseCheckpoint(options.checkpoint);
+  if (resumed && resumed.baseCheckpointSha256 !== base.fingerprint.sha256) {
+    throw new Error(
+      `Cannot resume "${options.out}": it was trained on checkpoint sha256 ${
+        resumed.baseCheckpointSha256.slice(0, 12)
+      }… but "${options.checkpoint}" has ${base.fingerprint.sha256.slice(0, 12)}…`,
+    );
+  }
+  const classNames = [...trainSplit.dataset.classNames];
+  const imageSize = base.weights.architecture.encoder.imageSize;
+  const model = PeftModel.create(base.weights, peftConfig, { numClasses: classNames.length, seed });
+  const resumeFrom = resumed ? await loadTrainingCheckpoint(options.out) ?? undefined : undefined;
+
+  if (options.force && !options.resume) await clearRunFolder(options.out);
+  await Deno.mkdir(options.out, { recursive: true });
+  const settings: RunSettings = {
+    format: "mopeft-run",
+    version: 1,
+    peft: peftConfig,
+    seed,
+    batchSize,
+    learningRate: options.lr,
+    weightDecay: options.weightDecay,
+    epochs: epochs ?? null,
+    maxSteps: steps ?? null,
+    dataset: trainSplit.dataset.id,
+    split: trainSplit.dataset.split,
+    classNames,
+    baseCheckpointSha256: base.fingerprint.sha256,
+  };
+  await writeRunSettings(options.out, settings);
+
+  const reader = new SegmentationReader(trainSplit, {
+    size: imageSize,
+    seed,
+    skipBad: options.skipBad,
+  });
+  const validationReader = validationSplit
+    ? new SegmentationReader(validationSplit, { size: imageSize, skipBad: options.skipBad })
+    : undefined;
+  const metricsLines = resumeFrom ? await readMetricsUpTo(options.out, resumeFrom.step) : [];
+  const tilesPerEpoch = trainSplit.pairs.length;
+  const totalSteps = steps ?? (epochs ?? 1) * Math.ceil(tilesPerEpoch / batchSize);
+  const progress = createProgress({
+    label: "train",
+    total: totalSteps,
+    unit: "step",
+    quiet: options.quiet,
+  });
+  log(
+    `mopeft: training ${peftConfig.method} on ${trainSplit.dataset.name} (${trainSplit.pairs.length} images, ${classNames.length} classes) with ${choice.backend}` +
+      (resumeFrom ? `, resuming at step ${resumeFrom.step}` : ""),
+  );
+
+  const abort = new AbortController();
+  const onInterrupt = () => abort.abort();
+  Deno.addSignalListener("SIGINT", onInterrupt);
+  let result;
+  try {
+    result = await train(model, reader, {
+      epochs,
+      maxSteps: steps,
+      batchSize,
+      learningRate: options.lr,
+      weightDecay: options.weightDecay,
+      seed,
+      logEvery: 1,
+      saveEvery: options.saveEvery,
+      checkpointDir: options.out,
+      signal: abort.signal,
+      resumeFrom,
+      validate: validationReader
+        ? async () =>
+          (await evaluate((images) => model.forward(images), validationReader, { batchSize }))
+            .report
+            .miou ?? 0
+        : undefined,
+      valEvery: validationReader
+        ? options.valEvery ?? Math.max(1, Math.ceil(tilesPerEpoch / batchSize))
+        : undefined,
+      onLog: async (record: TrainLogRecord) => {
+        progress.update(record.step, {
+          loss: record.loss.toFixed(4),
+          ...(record.valMiou !== undefined ? { "val mIoU": record.valMiou.toFixed(2) } : {}),
+        });
+        if (record.step % options.logEvery === 0 || record.valMiou !== undefined) {
+          metricsLines.push(JSON.stringify(record));
+          await writeFileAtomic(`${options.out}/${METRICS_FILE}`, metricsLines.join("\n") + "\n");
+        }
+      },
+    });
+  } finally {
+    Deno.removeSignalListener("SIGINT", onInterrupt);
+  }
+  await writeFileAtomic(
+    `${options.out}/${METRICS_FILE}`,
+    metricsLines.join("\n") + (metricsLines.length ? "\n" : ""),
+  );
+  await savePeftRun(options.out, model, { classNames, baseFingerprint: base.fingerprint });
+  progress.done();
+  model.dispose();
+  base.weights.dispose();
+  const summary = {
+    out: options.out,
+    method: peftConfig.method,
+    steps: result.step,
+    epoch: result.epoch,
+    loss: result.loss,
+    stopped: result.stopped,
+    backend: choice.backend,
+  };
+  printJson(summary);
+  if (result.stopped) {
+    throw new Interrupted(
+      `interrupted at step ${result.step}; checkpoint saved, continue with --resume`,
+    );
+  }
+}

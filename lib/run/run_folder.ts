@@ -1,0 +1,120 @@
+/**
+ * What a training run's output folder holds, and its `run.json` (the settings a resume must
+ * keep).
+ *
+ * @module
+ */
+import { writeFileAtomic } from "../io/atomic_write.ts";
+import type { PeftConfig } from "../peft/config.ts";
+import { PEFT_MANIFEST_FILE, PEFT_WEIGHTS_FILE } from "../peft/run_files.ts";
+
+/** The run folder's files. */
+export const RUN_SETTINGS_FILE = "run.json";
+export const METRICS_FILE = "metrics.jsonl";
+export const CHECKPOINT_FOLDER = "checkpoint";
+
+/** The settings a run was started with; a resume must use the same. */
+export interface RunSettings {
+  format: "mopeft-run";
+  version: 1;
+  peft: PeftConfig;
+  seed: number;
+  batchSize: number;
+  learningRate: number;
+  weightDecay: number;
+  epochs: number | null;
+  maxSteps: number | null;
+  dataset: string;
+  split: string;
+  classNames: string[];
+  baseCheckpointSha256: string;
+}
+
+/** What is already in a folder a run would write to. */
+export interface RunFolderState {
+  exists: boolean;
+  /** A finished (or saved) run: `peft.json` or `peft.safetensors`. */
+  hasRun: boolean;
+  /** A resumable checkpoint. */
+  hasCheckpoint: boolean;
+  hasSettings: boolean;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return false;
+    throw error;
+  }
+}
+
+/** Looks at `dir` without changing it. */
+export async function inspectRunFolder(dir: string): Promise<RunFolderState> {
+  return {
+    exists: await exists(dir),
+    hasRun: await exists(`${dir}/${PEFT_MANIFEST_FILE}`) ||
+      await exists(`${dir}/${PEFT_WEIGHTS_FILE}`),
+    hasCheckpoint: await exists(`${dir}/${CHECKPOINT_FOLDER}/state.json`) ||
+      await exists(`${dir}/${CHECKPOINT_FOLDER}.old/state.json`),
+    hasSettings: await exists(`${dir}/${RUN_SETTINGS_FILE}`),
+  };
+}
+
+/** Removes the files a run writes (for `--force`), leaving anything else in `dir` alone. */
+export async function clearRunFolder(dir: string): Promise<void> {
+  for (
+    const name of [
+      PEFT_MANIFEST_FILE,
+      PEFT_WEIGHTS_FILE,
+      RUN_SETTINGS_FILE,
+      METRICS_FILE,
+      CHECKPOINT_FOLDER,
+      `${CHECKPOINT_FOLDER}.old`,
+    ]
+  ) {
+    await Deno.remove(`${dir}/${name}`, { recursive: true }).catch((error) => {
+      if (!(error instanceof Deno.errors.NotFound)) throw error;
+    });
+  }
+}
+
+/** Writes `run.json` atomically. */
+export async function writeRunSettings(dir: string, settings: RunSettings): Promise<void> {
+  await writeFileAtomic(`${dir}/${RUN_SETTINGS_FILE}`, JSON.stringify(settings, null, 2) + "\n");
+}
+
+/** Reads `run.json`; throws a one-line error naming the file when it is unreadable. */
+export async function readRunSettings(dir: string): Promise<RunSettings> {
+  const path = `${dir}/${RUN_SETTINGS_FILE}`;
+  let parsed: RunSettings;
+  try {
+    parsed = JSON.parse(await Deno.readTextFile(path));
+  } catch (error) {
+    const why = error instanceof Deno.errors.NotFound ? "file not found" : "not valid JSON";
+    throw new Error(`Cannot read run settings "${path}": ${why}`);
+  }
+  if (parsed?.format !== "mopeft-run") {
+    throw new Error(`Cannot read run settings "${path}": not a mopeft run.json`);
+  }
+  return parsed;
+}
+
+/** Reads the metrics lines logged up to and including `step` (to continue after a resume). */
+export async function readMetricsUpTo(dir: string, step: number): Promise<string[]> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(`${dir}/${METRICS_FILE}`);
+  } catch {
+    return [];
+  }
+  return text.split("\n").filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      return (JSON.parse(line) as { step: number }).step <= step;
+    } catch {
+      return false;
+    }
+  });
+}
