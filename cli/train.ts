@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { SegmentationReader } from "../lib/data/reader.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
@@ -41,6 +41,8 @@ interface TrainCliOptions extends DataOptions, PeftOptions {
   steps?: number;
   batchSize: number;
   lr: number;
+  lrSchedule: "constant" | "cosine";
+  warmupSteps: number;
   weightDecay: number;
   seed: number;
   valSplit?: string;
@@ -72,6 +74,11 @@ export function registerTrain(program: Command): void {
     .option("--steps <n>", "stop after this many steps in total (a cap)", nonNegativeInteger)
     .option("--batch-size <n>", "tiles per step", positiveInteger, 4)
     .option("--lr <rate>", "Adam learning rate", positiveNumber, 1e-4)
+    .addOption(
+      new Option("--lr-schedule <kind>", "learning-rate schedule over --steps (or the epochs)")
+        .choices(["constant", "cosine"]).default("constant"),
+    )
+    .option("--warmup-steps <n>", "linear learning-rate warm-up steps", nonNegativeInteger, 0)
     .option("--weight-decay <wd>", "Adam weight decay", nonNegativeNumber, 1e-4)
     .option("--seed <n>", "seed of the initial weights and the data order", nonNegativeInteger, 0)
     .option("--val-split <name>", "split scored (mIoU) during training")
@@ -201,7 +208,12 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       epochs,
       maxSteps: steps,
       batchSize,
-      learningRate: options.lr,
+      learningRate: {
+        base: options.lr,
+        warmupSteps: options.warmupSteps,
+        decay: options.lrSchedule,
+        totalSteps: totalSteps,
+      },
       weightDecay: options.weightDecay,
       seed,
       logEvery: 1,
