@@ -125,7 +125,12 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   }
   const peftConfig = resumed?.peft ?? peftConfigFromOptions(options as PeftOptions);
   const seed = resumed?.seed ?? options.seed;
+  // A resumed run keeps the settings it started with, so that it ends where a straight run would.
   const batchSize = resumed?.batchSize ?? options.batchSize;
+  const learningRate = resumed?.learningRate ?? options.lr;
+  const lrSchedule = resumed?.lrSchedule ?? options.lrSchedule;
+  const warmupSteps = resumed?.warmupSteps ?? options.warmupSteps;
+  const weightDecay = resumed?.weightDecay ?? options.weightDecay;
   const steps = options.steps ?? resumed?.maxSteps ?? undefined;
   const epochs = options.epochs ?? resumed?.epochs ?? (steps === undefined ? 10 : undefined);
   if (options.valEvery && !options.valSplit && options.holdout === undefined) {
@@ -166,8 +171,10 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     peft: peftConfig,
     seed,
     batchSize,
-    learningRate: options.lr,
-    weightDecay: options.weightDecay,
+    learningRate,
+    lrSchedule,
+    warmupSteps,
+    weightDecay,
     epochs: epochs ?? null,
     maxSteps: steps ?? null,
     dataset: trainSplit.dataset.id,
@@ -208,13 +215,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       epochs,
       maxSteps: steps,
       batchSize,
-      learningRate: {
-        base: options.lr,
-        warmupSteps: options.warmupSteps,
-        decay: options.lrSchedule,
-        totalSteps: totalSteps,
-      },
-      weightDecay: options.weightDecay,
+      learningRate: { base: learningRate, warmupSteps, decay: lrSchedule, totalSteps },
+      weightDecay,
       seed,
       logEvery: 1,
       saveEvery: options.saveEvery,

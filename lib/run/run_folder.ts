@@ -21,6 +21,8 @@ export interface RunSettings {
   seed: number;
   batchSize: number;
   learningRate: number;
+  lrSchedule: "constant" | "cosine";
+  warmupSteps: number;
   weightDecay: number;
   epochs: number | null;
   maxSteps: number | null;

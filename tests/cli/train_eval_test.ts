@@ -1,0 +1,314 @@
+/**
+ * The tool end to end on the synthetic fixtures with a small SAM-shaped checkpoint: train, eval,
+ * shards, resume after a kill, inspect-gates, predict, summary, merge, and bad input.
+ */
+import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
+import {
+  architectureOf,
+  randomSamTensors,
+  TINY_SIZE,
+} from "../../lib/encoder/random_checkpoint.ts";
+import { readSafetensors, writeSafetensors } from "../../lib/io/safetensors.ts";
+import { assertOneLineError, runCli } from "../_cli.ts";
+
+const data = new URL("../../fixtures/mess/synthetic", import.meta.url).pathname;
+const work = await Deno.makeTempDir({ prefix: "mopeft_cli_" });
+const checkpoint = `${work}/sam_tiny.safetensors`;
+await writeSafetensors(checkpoint, randomSamTensors(architectureOf(TINY_SIZE), 7));
+const common = ["--checkpoint", checkpoint, "--data", data, "--quiet"];
+
+async function json(args: string[]): Promise<Record<string, unknown>> {
+  const result = await runCli(args);
+  if (result.code !== 0) {
+    throw new Error(`mopeft ${args[0]} failed (${result.code}): ${result.stderr}`);
+  }
+  return JSON.parse(result.stdout);
+}
+
+const trainArgs = (out: string, steps: number, extra: string[] = []) => [
+  "train",
+  ...common,
+  "--out",
+  out,
+  "--steps",
+  String(steps),
+  "--batch-size",
+  "4",
+  "--lr",
+  "3e-3",
+  "--seed",
+  "3",
+  ...extra,
+];
+
+Deno.test("train then eval scores higher than the untrained head", async () => {
+  await json(trainArgs(`${work}/untrained`, 0, ["--method", "decoder"]));
+  await json(trainArgs(`${work}/decoder`, 40, ["--method", "decoder"]));
+  const before = await json(["eval", ...common, "--peft", `${work}/untrained`, "--split", "test"]);
+  const after = await json(["eval", ...common, "--peft", `${work}/decoder`, "--split", "test"]);
+  for (
+    const field of [
+      "dataset",
+      "split",
+      "method",
+      "images",
+      "tiles",
+      "seconds",
+      "classNames",
+      "miou",
+      "macc",
+      "pacc",
+      "fwiou",
+      "iou",
+      "confusion",
+    ]
+  ) {
+    ok(field in after, `eval JSON lacks ${field}`);
+  }
+  assertEquals(after.images, 4);
+  ok((after.miou as number) > (before.miou as number) + 5, `mIoU ${before.miou} -> ${after.miou}`);
+  const metrics = (await Deno.readTextFile(`${work}/decoder/metrics.jsonl`)).trim().split("\n").map(
+    (l) => JSON.parse(l),
+  );
+  assertEquals(Object.keys(metrics[0]).sort(), ["epoch", "loss", "lr", "seconds", "step"]);
+  assertEquals(metrics.at(-1).step, 40);
+});
+
+Deno.test("eval shards merge into the whole split's scores", async () => {
+  await json(trainArgs(`${work}/shards`, 2, ["--method", "lora"]));
+  const whole = await json(["eval", ...common, "--peft", `${work}/shards`, "--split", "test"]);
+  const parts = [];
+  for (const shard of ["0/3", "1/3", "2/3"]) {
+    const part = await json([
+      "eval",
+      ...common,
+      "--peft",
+      `${work}/shards`,
+      "--split",
+      "test",
+      "--shard",
+      shard,
+    ]);
+    await Deno.writeTextFile(`${work}/shard_${parts.length}.json`, JSON.stringify(part));
+    parts.push(`${work}/shard_${parts.length}.json`);
+  }
+  const merged = await json(["merge-scores", ...parts]);
+  assertEquals(merged.confusion, whole.confusion);
+  assertEquals(merged.miou, whole.miou);
+  assertEquals(merged.images, whole.images);
+});
+
+Deno.test("a killed run resumes from its checkpoint and ends with the same weights", async () => {
+  const steps = 10;
+  await json(trainArgs(`${work}/straight`, steps, ["--method", "mopeft", "--batch-size", "2"]));
+  const out = `${work}/killed`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "cli.ts",
+      ...trainArgs(out, steps, ["--method", "mopeft", "--batch-size", "2", "--save-every", "2"]),
+    ],
+    cwd: new URL("../../", import.meta.url).pathname,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  // Kill it hard once a checkpoint exists (wherever it is by then).
+  for (let i = 0; i < 600; i++) {
+    try {
+      await Deno.stat(`${out}/checkpoint/state.json`);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  child.kill("SIGKILL");
+  await child.status;
+  const state = JSON.parse(await Deno.readTextFile(`${out}/checkpoint/state.json`));
+  ok(state.step >= 2 && state.step <= steps);
+  const resumed = await json([
+    "train",
+    ...common,
+    "--out",
+    out,
+    "--resume",
+    "--steps",
+    String(steps),
+  ]);
+  assertEquals(resumed.steps, steps);
+  const a = await readSafetensors(`${work}/straight/peft.safetensors`);
+  const b = await readSafetensors(`${out}/peft.safetensors`);
+  assertEquals([...a.keys()], [...b.keys()]);
+  for (const [name, tensor] of a) assertEquals(b.get(name)!.data, tensor.data, name);
+  // metrics.jsonl holds each step once.
+  const logged = (await Deno.readTextFile(`${out}/metrics.jsonl`)).trim().split("\n").map((l) =>
+    JSON.parse(l).step
+  );
+  assertEquals(logged, [...new Set(logged)].sort((x, y) => x - y));
+});
+
+Deno.test("inspect-gates counts add up to images x blocks per method, and draws an SVG", async () => {
+  await json(trainArgs(`${work}/gates`, 2, ["--method", "mopeft"]));
+  const report = await json([
+    "inspect-gates",
+    ...common,
+    "--peft",
+    `${work}/gates`,
+    "--split",
+    "test",
+    "--svg",
+    `${work}/gates.svg`,
+  ]);
+  assertEquals(report.modules, ["lora", "prefix", "adapter"]);
+  const blocks = report.blocks as Array<
+    { gates: Record<string, { calls: number; histogram: number[]; mean: number }> }
+  >;
+  assertEquals(blocks.length, TINY_SIZE.depth);
+  for (const method of ["lora", "prefix", "adapter"]) {
+    const perBlock = blocks.map((b) => b.gates[method]!);
+    for (const gate of perBlock) {
+      assertEquals(gate.histogram.reduce((x, y) => x + y, 0), report.images);
+      ok(gate.mean > 0 && gate.mean < 1);
+    }
+    assertEquals(
+      (report.calls as Record<string, number>)[method],
+      perBlock.reduce((sum, g) => sum + g.calls, 0),
+    );
+  }
+  ok((await Deno.readTextFile(`${work}/gates.svg`)).startsWith("<svg"));
+  assertOneLineError(
+    await runCli(["inspect-gates", ...common, "--peft", `${work}/shards`, "--split", "test"]),
+    1,
+    /method lora has no gates/,
+  );
+});
+
+Deno.test("predict writes class maps at the image size, with colour maps and overlays", async () => {
+  const image = `${data}/images_detectron2/test/test_011_300x180.png`;
+  const out = `${work}/pred`;
+  const result = await json([
+    "predict",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    `${work}/gates`,
+    "--image",
+    image,
+    "--out",
+    out,
+    "--color",
+    "--quiet",
+  ]);
+  assertEquals(result.images, 1);
+  const names = [...Deno.readDirSync(out)].map((e) => e.name).sort();
+  assertEquals(names, [
+    "test_011_300x180.png",
+    "test_011_300x180_color.png",
+    "test_011_300x180_overlay.png",
+  ]);
+});
+
+Deno.test("summary counts and merge of ungated LoRA", async () => {
+  const summary = await json([
+    "summary",
+    "--checkpoint",
+    checkpoint,
+    "--method",
+    "lora",
+    "--lora-rank",
+    "4",
+  ]);
+  // 4 blocks x (q and v) x (A [4, 32] + B [32, 4]).
+  assertEquals((summary.byGroup as Record<string, number>).lora, 4 * 2 * 2 * 4 * 32);
+  const merged = await json([
+    "merge",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    `${work}/shards`,
+    "--out",
+    `${work}/merged.safetensors`,
+    "--quiet",
+  ]);
+  assertEquals(merged.mergedTensors, TINY_SIZE.depth);
+  assertOneLineError(
+    await runCli([
+      "merge",
+      "--checkpoint",
+      checkpoint,
+      "--peft",
+      `${work}/gates`,
+      "--out",
+      `${work}/no.safetensors`,
+    ]),
+    1,
+    /Cannot merge run .*gated LoRA/,
+  );
+});
+
+Deno.test("bad input gives one-line errors and leaves no run folder behind", async () => {
+  const out = `${work}/bad`;
+  const train = (args: string[]) => runCli(["train", "--out", out, "--steps", "1", ...args]);
+  assertOneLineError(
+    await train(["--checkpoint", `${work}/none.safetensors`, "--data", data, "--method", "lora"]),
+    1,
+    /none\.safetensors.*not found/,
+  );
+  await Deno.writeTextFile(`${work}/corrupt.safetensors`, "garbage");
+  assertOneLineError(
+    await train([
+      "--checkpoint",
+      `${work}/corrupt.safetensors`,
+      "--data",
+      data,
+      "--method",
+      "lora",
+    ]),
+    1,
+    /corrupt\.safetensors/,
+  );
+  assertOneLineError(await train([...common, "--method", "magic"]), 2, /--method/);
+  assertOneLineError(
+    await train([...common, "--method", "lora", "--lora-rank", "-3"]),
+    2,
+    /--lora-rank/,
+  );
+  assertOneLineError(await train([...common, "--method", "lora", "--lr", "fast"]), 2, /--lr/);
+  await Deno.mkdir(`${work}/empty/images_detectron2/train`, { recursive: true });
+  await Deno.mkdir(`${work}/empty/annotations_detectron2/train`, { recursive: true });
+  await Deno.writeTextFile(`${work}/empty/classes.json`, '["a","b"]');
+  assertOneLineError(
+    await train(["--checkpoint", checkpoint, "--data", `${work}/empty`, "--method", "lora"]),
+    1,
+    /empty/,
+  );
+  let exists = true;
+  await Deno.stat(out).catch(() => exists = false);
+  assertEquals(exists, false, "a failed run left its folder");
+
+  assertOneLineError(
+    await runCli(trainArgs(`${work}/decoder`, 1, ["--method", "decoder"])),
+    2,
+    /already holds a run/,
+  );
+  assertOneLineError(await runCli(["eval", ...common, "--split", "test"]), 2, /needs --peft/);
+
+  // A run made for another base checkpoint is refused.
+  const other = `${work}/other.safetensors`;
+  await writeSafetensors(other, randomSamTensors(architectureOf(TINY_SIZE), 8));
+  assertOneLineError(
+    await runCli([
+      "eval",
+      "--checkpoint",
+      other,
+      "--data",
+      data,
+      "--peft",
+      `${work}/decoder`,
+      "--split",
+      "test",
+    ]),
+    1,
+    /Cannot load PEFT run .*trained on checkpoint sha256/,
+  );
+});
