@@ -108,7 +108,7 @@ Deno.test("createProgress() on a terminal draws the last step and drops the bar 
   assertEquals(writes.length, 2);
   assert(writes[1]!.includes("2/2 images"));
   // The bar gives way before the numbers do.
-  assert(!writes[1]!.includes("█"), writes[1]);
+  assert(!writes[1]!.includes("█"), writes[1]!);
   // Colour codes do not count against the width.
   // deno-lint-ignore no-control-regex -- matching ANSI escapes is the point
   const visible = writes[1]!.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace("\r", "");
