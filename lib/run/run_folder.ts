@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { pathExists } from "../io/path_exists.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import type { PeftConfig } from "../peft/config.ts";
 import { PEFT_MANIFEST_FILE, PEFT_WEIGHTS_FILE } from "../peft/run_files.ts";
@@ -42,25 +43,15 @@ export interface RunFolderState {
   hasSettings: boolean;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
-
 /** Looks at `dir` without changing it. */
 export async function inspectRunFolder(dir: string): Promise<RunFolderState> {
   return {
-    exists: await exists(dir),
-    hasRun: await exists(`${dir}/${PEFT_MANIFEST_FILE}`) ||
-      await exists(`${dir}/${PEFT_WEIGHTS_FILE}`),
-    hasCheckpoint: await exists(`${dir}/${CHECKPOINT_FOLDER}/state.json`) ||
-      await exists(`${dir}/${CHECKPOINT_FOLDER}.old/state.json`),
-    hasSettings: await exists(`${dir}/${RUN_SETTINGS_FILE}`),
+    exists: await pathExists(dir),
+    hasRun: await pathExists(`${dir}/${PEFT_MANIFEST_FILE}`) ||
+      await pathExists(`${dir}/${PEFT_WEIGHTS_FILE}`),
+    hasCheckpoint: await pathExists(`${dir}/${CHECKPOINT_FOLDER}/state.json`) ||
+      await pathExists(`${dir}/${CHECKPOINT_FOLDER}.old/state.json`),
+    hasSettings: await pathExists(`${dir}/${RUN_SETTINGS_FILE}`),
   };
 }
 

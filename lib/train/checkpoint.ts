@@ -14,6 +14,7 @@
  *
  * @module
  */
+import { pathExists } from "../io/path_exists.ts";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import type { AdamState } from "./adam.ts";
@@ -84,7 +85,7 @@ export async function saveTrainingCheckpoint(
     const current = `${dir}/checkpoint`;
     const old = `${dir}/checkpoint.old`;
     await Deno.remove(old, { recursive: true }).catch(() => {});
-    if (await exists(current)) await Deno.rename(current, old);
+    if (await pathExists(current)) await Deno.rename(current, old);
     await Deno.rename(staging, current);
     await Deno.remove(old, { recursive: true }).catch(() => {});
   } catch (error) {
@@ -105,9 +106,9 @@ export async function saveTrainingCheckpoint(
  */
 export async function loadTrainingCheckpoint(dir: string): Promise<TrainingCheckpoint | null> {
   let folder = `${dir}/checkpoint`;
-  if (!(await exists(`${folder}/state.json`))) {
+  if (!(await pathExists(`${folder}/state.json`))) {
     folder = `${dir}/checkpoint.old`;
-    if (!(await exists(`${folder}/state.json`))) return null;
+    if (!(await pathExists(`${folder}/state.json`))) return null;
   }
   const fail = (problem: string): never => {
     throw new Error(`Cannot read training checkpoint "${folder}": ${problem}`);
@@ -147,14 +148,4 @@ export async function loadTrainingCheckpoint(dir: string): Promise<TrainingCheck
     variables,
     optimizer: { step: json.adamStep as number, moments },
   };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
 }
