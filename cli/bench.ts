@@ -1,0 +1,241 @@
+/**
+ * `mopeft bench`: encoder forward and training-step timings per method, peak memory, and the
+ * comparison with the official PyTorch code, as JSON on stdout.
+ *
+ * @module
+ */
+import { type Command, Option } from "commander";
+import { benchReader, type ReaderBenchResult } from "../bench/reader.ts";
+import { BENCH_SIZES, benchSize } from "../lib/bench/bench_sizes.ts";
+import { machineInfo } from "../lib/bench/machine_info.ts";
+import { benchModel } from "../lib/bench/model_bench.ts";
+import { randomSamWeights } from "../lib/bench/random_weights.ts";
+import {
+  runTorchBench,
+  type TorchBenchResult,
+  torchUnavailable,
+} from "../lib/bench/torch_bench.ts";
+import { type TorchRatios, torchRatios } from "../lib/bench/torch_ratios.ts";
+import { loadCheckpoint } from "../lib/encoder/checkpoint.ts";
+import type { SamWeights } from "../lib/encoder/weights.ts";
+import { isMethodName, METHOD_NAMES, type MethodName } from "../lib/peft/registry.ts";
+import { addBackendOptions, startBackend } from "./backend_option.ts";
+import { log, printJson, setQuiet, UsageError } from "./io.ts";
+
+const DEFAULT_METHODS = "decoder,lora,prefix,adapter,mopeft";
+
+interface BenchOptions {
+  checkpoint?: string;
+  size?: string;
+  imageSize?: string;
+  batch: string;
+  methods: string;
+  runs: string;
+  warmup: string;
+  torch?: boolean;
+  samRepo?: string;
+  reader: boolean;
+  backend: string;
+  verbose: boolean;
+  quiet: boolean;
+}
+
+/** Checked options, ready to run. */
+interface BenchPlan {
+  checkpoint?: string;
+  sizeName: string;
+  imageSize?: number;
+  batch: number;
+  methods: MethodName[];
+  runs: number;
+  warmup: number;
+}
+
+/** Registers `mopeft bench`. */
+export function registerBench(program: Command): void {
+  const command = program.command("bench")
+    .description(
+      "Time the image-encoder forward and a training step per method (median of --runs after " +
+        "--warmup), with peak memory; compare with the official PyTorch code when available",
+    )
+    .option("--checkpoint <file>", "SAM checkpoint (.safetensors); default: random weights")
+    .option(
+      "--size <name>",
+      `size of the random weights: ${Object.keys(BENCH_SIZES).join(", ")} (default vit_b)`,
+    )
+    .option("--image-size <S>", "input side in pixels, a multiple of 16 (default: the size's)")
+    .option("--batch <B>", "images per batch", "1")
+    .option(
+      "--methods <list>",
+      "comma-separated methods to time, or none (plain forward only)",
+      DEFAULT_METHODS,
+    )
+    .option("--runs <N>", "timed runs per measurement", "3")
+    .option("--warmup <N>", "untimed runs before them", "1")
+    .addOption(
+      new Option(
+        "--torch",
+        "also time the official PyTorch encoder (default: on when /usr/bin/python3 has torch " +
+          "and the official code is found)",
+      ),
+    )
+    .addOption(new Option("--no-torch", "skip the PyTorch comparison"))
+    .option(
+      "--sam-repo <dir>",
+      "checkout of facebookresearch/segment-anything (default: env MOPEFT_SAM_REPO)",
+    )
+    .option("--reader", "also run the streaming-reader benchmark", false)
+    .option("--quiet", "no progress output", false);
+  addBackendOptions(command).action(async (options: BenchOptions) => {
+    setQuiet(options.quiet);
+    const plan = checkOptions(options);
+    const samRepo = options.samRepo ?? Deno.env.get("MOPEFT_SAM_REPO");
+    const torchReason = options.torch === false ? "--no-torch" : await torchUnavailable(samRepo);
+    if (options.torch === true && torchReason) {
+      throw new Error(`Cannot run the PyTorch comparison: ${torchReason}`);
+    }
+
+    const started = performance.now();
+    const choice = await startBackend(options);
+    const weights = await openWeights(plan);
+    const encoder = weights.architecture.encoder;
+    const model = {
+      source: plan.checkpoint ? "checkpoint" : "random",
+      size: plan.checkpoint ? null : plan.sizeName,
+      checkpoint: plan.checkpoint ?? null,
+      imageSize: encoder.imageSize,
+      embedDim: encoder.embedDim,
+      depth: encoder.depth,
+      numHeads: encoder.numHeads,
+      globalBlocks: encoder.blockWindowSizes.flatMap((w, block) => w === 0 ? [block] : []),
+      encoderParameters: weights.names()
+        .filter((name) => name.startsWith("image_encoder."))
+        .reduce((n, name) => n + weights.get(name).size, 0),
+    };
+    log(
+      `mopeft: bench ${plan.checkpoint ?? plan.sizeName} at ${encoder.imageSize} px, batch ` +
+        `${plan.batch}, on ${choice.backend}; ${plan.warmup} warm-up + ${plan.runs} runs each`,
+    );
+    const machine = machineInfo(choice);
+    let ours;
+    try {
+      ours = await benchModel(weights, {
+        batch: plan.batch,
+        methods: plan.methods,
+        runs: plan.runs,
+        warmup: plan.warmup,
+        onProgress: (line) => log(`mopeft: ${line}`),
+      });
+    } finally {
+      weights.dispose();
+    }
+
+    // After ours, never beside it: both would compete for the same cores.
+    let torch: TorchBenchResult | null = null;
+    let overTorch: TorchRatios | null = null;
+    if (torchReason) {
+      log(`mopeft: no PyTorch comparison (${torchReason})`);
+    } else {
+      torch = await runTorchBench(encoder, {
+        samRepo: samRepo!,
+        batch: plan.batch,
+        runs: plan.runs,
+        warmup: plan.warmup,
+        threads: machine.cores,
+        // Only the passes some timed method compares with.
+        backward: [
+          ...(plan.methods.some((m) => m !== "full") ? ["frozen" as const] : []),
+          ...(plan.methods.includes("full") ? ["full" as const] : []),
+        ],
+        onProgress: (line) => log(`mopeft: ${line}`),
+      });
+      overTorch = torchRatios(ours, torch);
+    }
+
+    let reader: ReaderBenchResult | undefined;
+    if (options.reader) {
+      log("mopeft: reader benchmark");
+      reader = await benchReader();
+    }
+
+    printJson({
+      date: new Date().toISOString(),
+      machine,
+      model,
+      ...ours,
+      torch,
+      torchSkipped: torchReason,
+      overTorch,
+      ...(reader ? { reader } : {}),
+      seconds: Math.round((performance.now() - started) / 100) / 10,
+    });
+  });
+}
+
+function checkOptions(options: BenchOptions): BenchPlan {
+  if (options.checkpoint !== undefined && options.size !== undefined) {
+    throw new UsageError(
+      "--size and --checkpoint exclude each other (a checkpoint fixes the size)",
+    );
+  }
+  const sizeName = options.size ?? "vit_b";
+  const imageSize = options.imageSize === undefined
+    ? undefined
+    : integer("--image-size", options.imageSize, 16);
+  if (imageSize !== undefined && imageSize % 16 !== 0) {
+    throw new UsageError(`--image-size must be a multiple of 16, got ${imageSize}`);
+  }
+  if (!options.checkpoint) {
+    try {
+      benchSize(sizeName, imageSize);
+    } catch (error) {
+      throw new UsageError(`--size: ${(error as Error).message}`);
+    }
+  }
+  const methods = options.methods === "none"
+    ? []
+    : options.methods.split(",").map((m) => m.trim()).filter((m) => m !== "");
+  if (methods.length === 0 && options.methods !== "none") {
+    throw new UsageError('--methods names no method (use "none" to time the plain forward only)');
+  }
+  for (const method of methods) {
+    if (!isMethodName(method)) {
+      throw new UsageError(
+        `--methods: unknown method "${method}" (known: ${METHOD_NAMES.join(", ")})`,
+      );
+    }
+  }
+  return {
+    checkpoint: options.checkpoint,
+    sizeName,
+    imageSize,
+    batch: integer("--batch", options.batch, 1),
+    methods: [...new Set(methods)] as MethodName[],
+    runs: integer("--runs", options.runs, 1),
+    warmup: integer("--warmup", options.warmup, 0),
+  };
+}
+
+function integer(flag: string, text: string, min: number): number {
+  const value = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(value) || value < min) {
+    throw new UsageError(`${flag} must be an integer of at least ${min}, got "${text}"`);
+  }
+  return value;
+}
+
+async function openWeights(plan: BenchPlan): Promise<SamWeights> {
+  if (!plan.checkpoint) {
+    return randomSamWeights(benchSize(plan.sizeName, plan.imageSize), 1);
+  }
+  const weights = await loadCheckpoint(plan.checkpoint);
+  const side = weights.architecture.encoder.imageSize;
+  if (plan.imageSize !== undefined && plan.imageSize !== side) {
+    weights.dispose();
+    throw new UsageError(
+      `--image-size ${plan.imageSize} differs from the checkpoint's input side ${side} ` +
+        "(its position embeddings fix it)",
+    );
+  }
+  return weights;
+}

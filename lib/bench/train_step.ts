@@ -1,0 +1,61 @@
+/**
+ * One timed optimisation step of a PEFT run, as the trainer takes it.
+ *
+ * @module
+ */
+import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
+import type { PeftModel } from "../peft/peft_model.ts";
+import type { Adam } from "../train/adam.ts";
+import { segmentationLoss } from "../train/loss.ts";
+
+/**
+ * Forward pass, loss, backward pass and Adam update (with MoSA's masks where the method has
+ * them), waiting for the updated values; returns the loss. Every tensor made is freed.
+ *
+ * @param onPeak called while the gradients are alive (the step's memory peak), for sampling.
+ *
+ * @example
+ * ```ts ignore
+ * const adam = new Adam(model.trainableVariables());
+ * const loss = await trainStep(model, adam, images, labels, 0);
+ * ```
+ */
+export async function trainStep(
+  model: PeftModel,
+  adam: Adam,
+  images: Tensor4D,
+  labels: Tensor3D,
+  step: number,
+  onPeak?: () => void,
+): Promise<number> {
+  const variables = model.trainableVariables();
+  // tf.variableGrads keys gradients by the variables' own (unique) tfjs names.
+  const nameOf = new Map([...variables].map(([name, variable]) => [variable.name, name]));
+  const masks = model.gradientMasks(step);
+  const gradients = new Map<string, Tensor>();
+  try {
+    const { value, grads } = tf.variableGrads(
+      () => segmentationLoss(model.forward(images), labels),
+      [...variables.values()],
+    );
+    for (const [tfName, gradient] of Object.entries(grads)) {
+      gradients.set(nameOf.get(tfName)!, gradient);
+    }
+    onPeak?.();
+    if (masks) {
+      for (const [name, mask] of masks) {
+        const gradient = gradients.get(name)!;
+        gradients.set(name, tf.mul(gradient, mask));
+        gradient.dispose();
+      }
+    }
+    adam.applyGradients(gradients, 1e-4, masks);
+    const loss = (await value.data())[0]!;
+    value.dispose();
+    // Waiting for one updated variable waits for the whole queue on asynchronous backends.
+    await variables.values().next().value?.data();
+    return loss;
+  } finally {
+    tf.dispose([...gradients.values(), ...(masks ? masks.values() : [])]);
+  }
+}

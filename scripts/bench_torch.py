@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""PyTorch side of `mopeft bench --torch`: the official SAM image encoder, timed on the CPU.
+
+Builds the official `ImageEncoderViT` (imported from --sam-repo, a checkout of
+facebookresearch/segment-anything; nothing of it lives in this repository) with the given sizes and
+PyTorch's default initialisation (values do not matter for time), and times, after warm-up:
+
+- forward: the encoder forward pass under torch.no_grad();
+- forwardBackwardFrozen: forward + backward with the parameters frozen and the input requiring a
+  gradient, so activation gradients flow through every block (what PEFT training pays for);
+- forwardBackwardFull: forward + backward with every parameter trainable (full fine-tuning).
+
+The loss is the mean square of the embedding. Prints one JSON object on stdout:
+
+    /usr/bin/python3 scripts/bench_torch.py --sam-repo /tmp/segment-anything --embed-dim 768 \
+        --depth 12 --heads 12 --window 14 --global 2,5,8,11 --out-chans 256 --image-size 1024 \
+        --batch 1 --runs 3 --warmup 1 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from functools import partial
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_goldens import import_official  # noqa: E402
+
+
+def summarise(samples_s):
+    ms = [s * 1000 for s in samples_s]
+    ordered = sorted(ms)
+    n = len(ordered)
+    median = ordered[n // 2] if n % 2 else (ordered[n // 2 - 1] + ordered[n // 2]) / 2
+    r = lambda v: round(v, 1)  # noqa: E731
+    return {"minMs": r(ordered[0]), "medianMs": r(median), "maxMs": r(ordered[-1]),
+            "samplesMs": [r(v) for v in ms]}
+
+
+def timed(run, runs, warmup, progress):
+    samples = []
+    for i in range(warmup + runs):
+        t0 = time.perf_counter()
+        run()
+        elapsed = time.perf_counter() - t0
+        if i >= warmup:
+            samples.append(elapsed)
+        kind = f"warm-up {i + 1}/{warmup}" if i < warmup else f"run {i - warmup + 1}/{runs}"
+        print(f"torch {progress} {kind}: {elapsed:.2f} s", file=sys.stderr, flush=True)
+    return summarise(samples)
+
+
+def peak_rss_mib():
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kB on Linux
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--sam-repo", required=True)
+    ap.add_argument("--embed-dim", type=int, required=True)
+    ap.add_argument("--depth", type=int, required=True)
+    ap.add_argument("--heads", type=int, required=True)
+    ap.add_argument("--window", type=int, required=True)
+    ap.add_argument("--global", dest="global_blocks", default="", help="comma-separated block indexes")
+    ap.add_argument("--out-chans", type=int, required=True)
+    ap.add_argument("--image-size", type=int, required=True)
+    ap.add_argument("--batch", type=int, default=1)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--warmup", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--backward", default="frozen,full",
+                    help="which forward+backward passes to time: frozen, full, both (frozen,full) or none")
+    ap.add_argument("--seed", type=int, default=1)
+    args = ap.parse_args(argv)
+    backward = {b for b in args.backward.split(",") if b and b != "none"}
+    if not backward <= {"frozen", "full"}:
+        ap.error(f"--backward: unknown pass in {args.backward!r}")
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    import_official(args.sam_repo)
+    from segment_anything.modeling import ImageEncoderViT
+
+    encoder = ImageEncoderViT(
+        img_size=args.image_size,
+        patch_size=16,
+        embed_dim=args.embed_dim,
+        depth=args.depth,
+        num_heads=args.heads,
+        mlp_ratio=4,
+        out_chans=args.out_chans,
+        qkv_bias=True,
+        norm_layer=partial(torch.nn.LayerNorm, eps=1e-6),
+        use_rel_pos=True,
+        window_size=args.window,
+        global_attn_indexes=tuple(int(b) for b in args.global_blocks.split(",") if b),
+    )
+    images = torch.randn(args.batch, 3, args.image_size, args.image_size)
+    report = {
+        "torch": torch.__version__,
+        "threads": torch.get_num_threads(),
+        "imageSize": args.image_size,
+        "batch": args.batch,
+        "runs": args.runs,
+        "warmup": args.warmup,
+        "parameters": sum(p.numel() for p in encoder.parameters()),
+    }
+
+    encoder.eval()
+
+    def forward():
+        with torch.no_grad():
+            encoder(images)
+
+    report["forward"] = timed(forward, args.runs, args.warmup, "forward")
+
+    def forward_backward(trainable_params: bool):
+        for p in encoder.parameters():
+            p.requires_grad_(trainable_params)
+
+        def run():
+            encoder.zero_grad(set_to_none=True)
+            x = images.clone().requires_grad_(not trainable_params)
+            out = encoder(x)
+            out.square().mean().backward()
+
+        return run
+
+    encoder.train()
+    report["forwardBackwardFrozen"] = (
+        timed(forward_backward(False), args.runs, args.warmup, "forward+backward (frozen)")
+        if "frozen" in backward else None)
+    report["forwardBackwardFull"] = (
+        timed(forward_backward(True), args.runs, args.warmup, "forward+backward (full)")
+        if "full" in backward else None)
+    report["peakRssMiB"] = peak_rss_mib()
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
