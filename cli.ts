@@ -20,7 +20,6 @@ import { registerMergeScores } from "./cli/merge_scores.ts";
 import { registerDatasets } from "./cli/datasets.ts";
 import { registerConvert } from "./cli/convert.ts";
 import { registerBench } from "./cli/bench.ts";
-import { registerBench } from "./cli/bench.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -55,7 +54,6 @@ const commands: Array<(program: Command) => void> = [
   registerMergeScores,
   registerDatasets,
   registerConvert,
-  registerBench,
   registerBench,
 ];
 
