@@ -9,6 +9,7 @@ import "@tensorflow/tfjs-backend-webgpu";
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
+import { startThreadedWasm, wasmThreadsFromEnv } from "./wasm_threads.ts";
 
 /** The backends a user can ask for. `auto` picks the fastest one that can train here. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
@@ -64,8 +65,40 @@ function prepareWasm(): void {
   wasmPathsSet = true;
 }
 
+// How the wasm backend was started, appended to the reason; set by the first wasm start.
+let wasmNote = "";
+let wasmThreadsTried = false;
+
+// Threads are opt-in (MOPEFT_WASM_THREADS=auto or a count), tried once per process: tfjs picks
+// its build when the backend first starts, and a failed threaded start falls back to the
+// single-threaded SIMD build with the reason recorded.
+async function startWasmThreads(): Promise<void> {
+  if (wasmThreadsTried) return;
+  wasmThreadsTried = true;
+  let threads: number;
+  try {
+    threads = wasmThreadsFromEnv(
+      Deno.env.get("MOPEFT_WASM_THREADS"),
+      navigator.hardwareConcurrency ?? 1,
+    );
+  } catch (error) {
+    if (error instanceof Deno.errors.NotCapable) return;
+    throw error;
+  }
+  if (threads < 2) return;
+  try {
+    const got = await startThreadedWasm(threads);
+    wasmNote = `, ${got} threads`;
+  } catch (error) {
+    wasmNote = `, single-threaded (threads failed: ${(error as Error).message})`;
+  }
+}
+
 async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
-  if (name === "wasm") prepareWasm();
+  if (name === "wasm") {
+    prepareWasm();
+    await startWasmThreads();
+  }
   if (tf.getBackend() === name) return;
   const ok = await tf.setBackend(name);
   await tf.ready();
@@ -90,7 +123,8 @@ async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
 export async function useBackend(requested: BackendName): Promise<BackendChoice> {
   if (requested === "cpu" || requested === "wasm") {
     await activate(requested);
-    return { backend: requested, reason: `backend ${requested} (asked for)` };
+    const note = requested === "wasm" ? wasmNote : "";
+    return { backend: requested, reason: `backend ${requested} (asked for${note})` };
   }
   const adapter = await probeAdapter();
   if (requested === "webgpu") {
@@ -120,7 +154,7 @@ export async function useBackend(requested: BackendName): Promise<BackendChoice>
     adapter: adapter?.description,
     softwareAdapter: adapter?.software,
     reason: adapter
-      ? `backend wasm (auto: the WebGPU adapter ${adapter.description} is a software rasteriser)`
-      : "backend wasm (auto: no WebGPU adapter)",
+      ? `backend wasm (auto: the WebGPU adapter ${adapter.description} is a software rasteriser${wasmNote})`
+      : `backend wasm (auto: no WebGPU adapter${wasmNote})`,
   };
 }
