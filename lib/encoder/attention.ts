@@ -7,6 +7,7 @@ import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts"
 import { matMul } from "../nn/matmul.ts";
 import { linear } from "../nn/linear.ts";
 import { addRelativePosition } from "./relative_position.ts";
+import { attentionPathFor, chunkedAttention } from "./chunked_attention.ts";
 import type { BlockExtension } from "./block_hooks.ts";
 
 /** The tensors of one attention layer, in PyTorch's layout. */
@@ -50,39 +51,58 @@ export function encoderAttention(
     const q = splitHeads(query, numHeads); // [N, heads, T, hd]
     const k = splitHeads(key, numHeads);
     const v = splitHeads(value, numHeads);
-    const scaled = tf.mul(q, 1 / Math.sqrt(headDim));
-    let logits = matMul(scaled, k, false, true); // [N, heads, T, T]
-    logits = addRelativePosition(
-      logits.reshape([n * numHeads, tokens, tokens]),
-      q.reshape([n * numHeads, tokens, headDim]),
-      weights.relPosH,
-      weights.relPosW,
-      [h, w],
-    ).reshape([n, numHeads, tokens, tokens]);
+    // Every window of an image attends to that image's prefixes: repeat them per window.
+    const perWindow = (p: Tensor3D) => {
+      const [batch, length] = p.shape;
+      const repeated = windowsPerImage === 1
+        ? p
+        : tf.tile(p.expandDims(1), [1, windowsPerImage, 1, 1]).reshape([
+          batch * windowsPerImage,
+          length,
+          width,
+        ]);
+      return splitHeads(repeated, numHeads); // [N, heads, L, hd]
+    };
+    const prefix = extension?.prefix;
+    const prefixKeys = prefix && perWindow(prefix.keys);
+    const prefixValues = prefix && perWindow(prefix.values);
 
-    let out: Tensor;
-    if (extension?.prefix) {
-      // Every window of an image attends to that image's prefixes: repeat them per window.
-      const perWindow = (p: Tensor3D) => {
-        const [batch, length] = p.shape;
-        const repeated = windowsPerImage === 1
-          ? p
-          : tf.tile(p.expandDims(1), [1, windowsPerImage, 1, 1]).reshape([
-            batch * windowsPerImage,
-            length,
-            width,
-          ]);
-        return splitHeads(repeated, numHeads); // [N, heads, L, hd]
-      };
-      const prefixKeys = perWindow(extension.prefix.keys);
-      const prefixValues = perWindow(extension.prefix.values);
-      const prefixLength = prefixKeys.shape[2]!;
-      const prefixLogits = matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
-      const probabilities = tf.softmax(tf.concat([prefixLogits, logits], 3));
-      const [toPrefix, toTokens] = tf.split(probabilities, [prefixLength, tokens], 3);
-      out = tf.add(matMul(toPrefix!, prefixValues), matMul(toTokens!, v));
+    let out: Tensor; // [N, heads, T, hd]
+    const path = attentionPathFor(tokens);
+    if (path.chunked) {
+      // Large windows (global blocks from 512 px on): never hold the [T, T] logits of more than
+      // one block of query rows, in forward or backward.
+      out = chunkedAttention(
+        {
+          query: q,
+          key: k,
+          value: v,
+          relPosH: weights.relPosH,
+          relPosW: weights.relPosW,
+          prefixKeys,
+          prefixValues,
+        },
+        { size: [h, w], queryBlock: path.queryBlock },
+      );
     } else {
-      out = matMul(tf.softmax(logits), v); // [N, heads, T, hd]
+      const scaled = tf.mul(q, 1 / Math.sqrt(headDim));
+      let logits = matMul(scaled, k, false, true); // [N, heads, T, T]
+      logits = addRelativePosition(
+        logits.reshape([n * numHeads, tokens, tokens]),
+        q.reshape([n * numHeads, tokens, headDim]),
+        weights.relPosH,
+        weights.relPosW,
+        [h, w],
+      ).reshape([n, numHeads, tokens, tokens]);
+      if (prefixKeys && prefixValues) {
+        const prefixLength = prefixKeys.shape[2]!;
+        const prefixLogits = matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
+        const probabilities = tf.softmax(tf.concat([prefixLogits, logits], 3));
+        const [toPrefix, toTokens] = tf.split(probabilities, [prefixLength, tokens], 3);
+        out = tf.add(matMul(toPrefix!, prefixValues), matMul(toTokens!, v));
+      } else {
+        out = matMul(tf.softmax(logits), v); // [N, heads, T, hd]
+      }
     }
     const merged = out.transpose([0, 2, 1, 3]).reshape([n, tokens, width]);
     return linear(merged, weights.projWeight, weights.projBias).reshape([

@@ -1,0 +1,366 @@
+/**
+ * Memory-efficient encoder attention: the same result as the plain path in `attention.ts`, computed
+ * one block of query rows at a time, with a gradient that recomputes each block instead of keeping
+ * the attention matrix.
+ *
+ * A global block of vit_b at 1024 px has 12 heads of 4096 x 4096 logits per image (805 MB in
+ * float32); the plain path materialises that several times over and keeps it for backward, which
+ * overflows the wasm backend's 32-bit heap. Here at most one `[queryBlock, L + T]` block of logits
+ * (and a few tensors of that size) exists at a time, in forward and in backward.
+ *
+ * The decomposed relative-position terms are split off first: `relH[b, i, ky]` and
+ * `relW[b, i, kx]` are only `[B, T, h]` and `[B, T, w]` (small), are computed with ordinary,
+ * autodiffed tfjs ops from the unscaled queries and the tables, and enter the custom-gradient
+ * kernel as two additive biases. The kernel returns their gradients (row and column sums of the
+ * logits' gradient), and tfjs carries those on to q and to `rel_pos_h` / `rel_pos_w`.
+ *
+ * @module
+ */
+import { type Tensor, tf } from "../backend/tf.ts";
+import { matMul } from "../nn/matmul.ts";
+import { relativeEmbeddings } from "./relative_position.ts";
+
+/**
+ * Windows with at least this many tokens use the chunked path when the path is `"auto"`: global
+ * blocks at 512 px (32 x 32 = 1024 tokens) and above. Below it the whole logits tensor is small
+ * and the plain path's few large ops are faster.
+ */
+export const CHUNKED_ATTENTION_MIN_TOKENS = 1024;
+
+/**
+ * Query rows per block by default. One `[512, 4096]` float32 block is 8 MB, and a backward step
+ * holds about six of them; larger blocks gain little on wasm (the products are already large).
+ */
+export const DEFAULT_QUERY_BLOCK = 512;
+
+/** Which implementation `encoderAttention` uses. `"auto"` picks by tokens per window. */
+export type AttentionPath = "auto" | "plain" | "chunked";
+
+/** The process-wide choice read by `encoderAttention` (see {@link setAttentionPath}). */
+export interface AttentionPathSetting {
+  /** `"auto"` (the default): chunked from {@link CHUNKED_ATTENTION_MIN_TOKENS} tokens on. */
+  path: AttentionPath;
+  /** Query rows per block on the chunked path. */
+  queryBlock: number;
+}
+
+let setting: AttentionPathSetting = { path: "auto", queryBlock: DEFAULT_QUERY_BLOCK };
+
+/**
+ * Forces the attention path (for tests and measurements: the encoder's callers have no option
+ * for it, as the automatic choice is the right one for every real use). Returns the previous
+ * setting so that a caller can restore it.
+ *
+ * @example
+ * ```ts
+ * const previous = setAttentionPath({ path: "chunked", queryBlock: 64 });
+ * try {
+ *   // ... run the encoder ...
+ * } finally {
+ *   setAttentionPath(previous);
+ * }
+ * ```
+ */
+export function setAttentionPath(next: Partial<AttentionPathSetting>): AttentionPathSetting {
+  const queryBlock = next.queryBlock ?? setting.queryBlock;
+  if (!Number.isInteger(queryBlock) || queryBlock < 1) {
+    throw new RangeError(`queryBlock must be a positive integer, got ${queryBlock}`);
+  }
+  const previous = setting;
+  setting = { path: next.path ?? setting.path, queryBlock };
+  return previous;
+}
+
+/**
+ * Whether a window of `tokens` tokens takes the chunked path under the current setting, and with
+ * how many query rows per block.
+ *
+ * @example
+ * ```ts
+ * attentionPathFor(4096).chunked; // true: a global block at 1024 px
+ * attentionPathFor(196).chunked; // false: a 14 x 14 window
+ * ```
+ */
+export function attentionPathFor(tokens: number): { chunked: boolean; queryBlock: number } {
+  const chunked = setting.path === "chunked" ||
+    (setting.path === "auto" && tokens >= CHUNKED_ATTENTION_MIN_TOKENS);
+  return { chunked, queryBlock: setting.queryBlock };
+}
+
+/** The tensors {@link chunkedAttention} attends with. */
+export interface ChunkedAttentionInputs {
+  /** `[N, heads, T, headDim]` queries, unscaled (the relative terms use them as they are). */
+  query: Tensor;
+  /** `[N, heads, T, headDim]` keys. */
+  key: Tensor;
+  /** `[N, heads, T, headDim]` values. */
+  value: Tensor;
+  /** `rel_pos_h`, `[tableLength, headDim]` (resized by interpolation when not `2h - 1`). */
+  relPosH: Tensor;
+  /** `rel_pos_w`, `[tableLength, headDim]`. */
+  relPosW: Tensor;
+  /** Optional `[N, heads, L, headDim]` keys before the spatial ones, with no relative term. */
+  prefixKeys?: Tensor;
+  /** `[N, heads, L, headDim]` values for {@link prefixKeys}; given exactly when they are. */
+  prefixValues?: Tensor;
+}
+
+/** Layout and blocking of {@link chunkedAttention}. */
+export interface ChunkedAttentionOptions {
+  /** `[h, w]`: the T = h * w tokens form this grid, row-major. */
+  size: [number, number];
+  /** Query rows per block (default {@link DEFAULT_QUERY_BLOCK}); need not divide T. */
+  queryBlock?: number;
+}
+
+/**
+ * `softmax([q·Pkᵀ, q·kᵀ + relH + relW] / ...) · [Pv; v]` per head, as SAM's attention computes it
+ * (q scaled by `1/sqrt(headDim)` in the products, unscaled in the relative terms), never holding
+ * more than one `[queryBlock, L + T]` block of logits; the gradient recomputes the blocks.
+ *
+ * @returns `[N, heads, T, headDim]`, before the heads are merged and projected.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../backend/tf.ts";
+ * const q = tf.randomNormal([1, 2, 12, 4]); // [N, heads, T = 3 * 4, headDim]
+ * const out = chunkedAttention(
+ *   { query: q, key: q, value: q, relPosH: tf.zeros([5, 4]), relPosW: tf.zeros([7, 4]) },
+ *   { size: [3, 4], queryBlock: 5 },
+ * );
+ * out.shape; // [1, 2, 12, 4]
+ * ```
+ */
+export function chunkedAttention(
+  inputs: ChunkedAttentionInputs,
+  options: ChunkedAttentionOptions,
+): Tensor {
+  const { query, key, value, relPosH, relPosW, prefixKeys, prefixValues } = inputs;
+  const [n, heads, tokens, headDim] = query.shape as [number, number, number, number];
+  const [h, w] = options.size;
+  const queryBlock = options.queryBlock ?? DEFAULT_QUERY_BLOCK;
+  if (h * w !== tokens) {
+    throw new RangeError(`chunkedAttention(): size [${h}, ${w}] does not hold ${tokens} tokens`);
+  }
+  if (!Number.isInteger(queryBlock) || queryBlock < 1) {
+    throw new RangeError(
+      `chunkedAttention(): queryBlock must be a positive integer, got ${queryBlock}`,
+    );
+  }
+  if ((prefixKeys === undefined) !== (prefixValues === undefined)) {
+    throw new TypeError("chunkedAttention(): give prefixKeys and prefixValues together");
+  }
+  return tf.tidy(() => {
+    const batch = n * heads;
+    const flat = (t: Tensor) => t.reshape([batch, -1, headDim]); // [N*heads, rows, hd]
+    const q = flat(query); // [B, T, hd]
+    const [biasH, biasW] = relativeBiases(q, relPosH, relPosW, [h, w]); // [B, T, h], [B, T, w]
+    const core = attentionCore({
+      scale: 1 / Math.sqrt(headDim),
+      size: [h, w],
+      queryBlock,
+      hasPrefix: prefixKeys !== undefined,
+    });
+    const coreInputs = [q, flat(key), flat(value), biasH, biasW];
+    if (prefixKeys && prefixValues) coreInputs.push(flat(prefixKeys), flat(prefixValues));
+    return core(...coreInputs).reshape([n, heads, tokens, headDim]);
+  });
+}
+
+/**
+ * The decomposed relative-position terms as two small biases (the same sums as
+ * `addRelativePosition`, before they are broadcast over the key grid):
+ * `relH[b, (y, x), ky] = q[b, (y, x)] · embH[y, ky]`, `relW[b, (y, x), kx] = q[b, (y, x)] · embW[x, kx]`.
+ */
+function relativeBiases(
+  queries: Tensor,
+  tableH: Tensor,
+  tableW: Tensor,
+  [h, w]: [number, number],
+): [Tensor, Tensor] {
+  const [n, , headDim] = queries.shape as [number, number, number];
+  const embH = relativeEmbeddings(h, h, tableH); // [h, kh, hd]
+  const embW = relativeEmbeddings(w, w, tableW); // [w, kw, hd]
+  const grid = queries.reshape([n, h, w, headDim]);
+  const byRow = grid.transpose([1, 0, 2, 3]).reshape([h, n * w, headDim]); // batched over y
+  const relH = matMul(byRow, embH, false, true) // [h, n*w, kh]
+    .reshape([h, n, w, h]).transpose([1, 0, 2, 3]) // [n, y, x, ky]
+    .reshape([n, h * w, h]);
+  const byCol = grid.transpose([2, 0, 1, 3]).reshape([w, n * h, headDim]); // batched over x
+  const relW = matMul(byCol, embW, false, true) // [w, n*h, kw]
+    .reshape([w, n, h, w]).transpose([1, 2, 0, 3]) // [n, y, x, kx]
+    .reshape([n, h * w, w]);
+  return [relH, relW];
+}
+
+interface CoreConfig {
+  scale: number;
+  size: [number, number];
+  queryBlock: number;
+  hasPrefix: boolean;
+}
+
+/** One (batch * head) entry's keys and values, prefixes first, in the layouts the products want. */
+interface EntryOperands {
+  keys: Tensor; // [L+T, hd]
+  keysT: Tensor; // [hd, L+T]
+  values: Tensor; // [L+T, hd]
+}
+
+function row(t: Tensor, b: number): Tensor {
+  const [, rows, cols] = t.shape as [number, number, number];
+  return t.slice([b, 0, 0], [1, rows, cols]).reshape([rows, cols]);
+}
+
+function rows(t: Tensor, start: number, count: number): Tensor {
+  return t.slice([start, 0], [count, t.shape[1]!]);
+}
+
+/**
+ * The attention kernel over flattened heads, as a `tf.customGrad` op. Inputs: q, k, v
+ * `[B, T, hd]` (q unscaled), biases `[B, T, h]` and `[B, T, w]`, and with `hasPrefix` prefix keys
+ * and values `[B, L, hd]`. Output `[B, T, hd]`.
+ */
+function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
+  const { scale, size: [h, w], queryBlock, hasPrefix } = config;
+
+  function operands(entry: Tensor[], b: number): EntryOperands {
+    const [, k, v, , , prefixK, prefixV] = entry;
+    const keys = hasPrefix ? tf.concat([row(prefixK!, b), row(k!, b)], 0) : row(k!, b);
+    const values = hasPrefix ? tf.concat([row(prefixV!, b), row(v!, b)], 0) : row(v!, b);
+    // Explicit transpose once per entry: the wasm product is slow with transposeB.
+    return { keys, keysT: keys.transpose(), values };
+  }
+
+  /** Softmax probabilities of one query block, `[r, L+T]`, from scaled queries `[r, hd]`. */
+  function probabilities(scaledQ: Tensor, biasH: Tensor, biasW: Tensor, keysT: Tensor): Tensor {
+    const r = scaledQ.shape[0]!;
+    let logits = matMul(scaledQ, keysT); // [r, L+T]
+    let spatial = logits;
+    let prefix: Tensor | undefined;
+    if (hasPrefix) {
+      const total = keysT.shape[1]!;
+      const parts = tf.split(logits, [total - h * w, h * w], 1); // [r, L], [r, T]
+      prefix = parts[0]!;
+      spatial = parts[1]!;
+    }
+    spatial = tf.add(
+      tf.add(spatial.reshape([r, h, w]), biasH.reshape([r, h, 1])),
+      biasW.reshape([r, 1, w]),
+    ).reshape([r, h * w]); // [r, T]
+    logits = prefix ? tf.concat([prefix, spatial], 1) : spatial;
+    return tf.softmax(logits); // [r, L+T]
+  }
+
+  function forward(inputs: Tensor[]): Tensor {
+    const [q, , , biasH, biasW] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const [batch, tokens] = q.shape as [number, number, number];
+    const perEntry: Tensor[] = [];
+    for (let b = 0; b < batch; b++) {
+      perEntry.push(tf.tidy(() => {
+        const { keysT, values } = operands(inputs, b);
+        const scaledQ = tf.mul(row(q, b), scale); // [T, hd]
+        const bh = row(biasH, b); // [T, h]
+        const bw = row(biasW, b); // [T, w]
+        const blocks: Tensor[] = [];
+        for (let start = 0; start < tokens; start += queryBlock) {
+          const r = Math.min(queryBlock, tokens - start);
+          blocks.push(tf.tidy(() => {
+            const p = probabilities(
+              rows(scaledQ, start, r),
+              rows(bh, start, r),
+              rows(bw, start, r),
+              keysT,
+            );
+            return matMul(p, values); // [r, L+T] @ [L+T, hd] -> [r, hd]
+          }));
+        }
+        return blocks.length === 1 ? blocks[0]! : tf.concat(blocks, 0); // [T, hd]
+      }));
+    }
+    const out = tf.stack(perEntry); // [B, T, hd]
+    tf.dispose(perEntry);
+    return out;
+  }
+
+  /**
+   * Standard attention backward, block by block, with P recomputed: dV = Pᵀ dO, dP = dO Vᵀ,
+   * dS = P ⊙ (dP − rowsum(dO ⊙ O)), dq = scale · dS K, dK = dSᵀ (scale · q); the biases' gradients
+   * are dS's sums over key columns (relH) and key rows (relW) of the spatial part.
+   */
+  function backward(dy: Tensor, saved: Tensor[]): Tensor[] {
+    const inputs = saved.slice(0, -1);
+    const out = saved[saved.length - 1]!;
+    const [q, , , biasH, biasW] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor];
+    const [batch, tokens] = q.shape as [number, number, number];
+    const grads: Tensor[][] = inputs.map(() => []); // per input, one entry per b
+    for (let b = 0; b < batch; b++) {
+      const entryGrads = tf.tidy(() => {
+        const { keys, keysT, values } = operands(inputs, b);
+        const valuesT = values.transpose(); // [hd, L+T]
+        const scaledQ = tf.mul(row(q, b), scale); // [T, hd]
+        const bh = row(biasH, b);
+        const bw = row(biasW, b);
+        const o = row(out, b); // [T, hd]
+        const dO = row(dy, b); // [T, hd]
+        let dKeys = tf.zerosLike(keys); // [L+T, hd]
+        let dValues = tf.zerosLike(values);
+        const dQ: Tensor[] = [];
+        const dBiasH: Tensor[] = [];
+        const dBiasW: Tensor[] = [];
+        for (let start = 0; start < tokens; start += queryBlock) {
+          const r = Math.min(queryBlock, tokens - start);
+          const [nextKeys, nextValues, dq, dbh, dbw] = tf.tidy(() => {
+            const qBlock = rows(scaledQ, start, r); // [r, hd]
+            const dOBlock = rows(dO, start, r); // [r, hd]
+            const p = probabilities(qBlock, rows(bh, start, r), rows(bw, start, r), keysT);
+            const dP = matMul(dOBlock, valuesT); // [r, hd] @ [hd, L+T] -> [r, L+T]
+            const delta = tf.sum(tf.mul(dOBlock, rows(o, start, r)), 1, true); // [r, 1]
+            const dS = tf.mul(p, tf.sub(dP, delta)); // [r, L+T]
+            const spatial = (hasPrefix ? dS.slice([0, keys.shape[0]! - tokens], [r, tokens]) : dS)
+              .reshape([r, h, w]);
+            return [
+              tf.add(dKeys, matMul(dS, qBlock, true)), // [L+T, r] @ [r, hd]
+              tf.add(dValues, matMul(p, dOBlock, true)), // [L+T, r] @ [r, hd]
+              tf.mul(matMul(dS, keys), scale), // [r, L+T] @ [L+T, hd] -> [r, hd]
+              tf.sum(spatial, 2), // [r, h]
+              tf.sum(spatial, 1), // [r, w]
+            ];
+          });
+          tf.dispose([dKeys, dValues]);
+          dKeys = nextKeys!;
+          dValues = nextValues!;
+          dQ.push(dq!);
+          dBiasH.push(dbh!);
+          dBiasW.push(dbw!);
+        }
+        const cat = (parts: Tensor[]) => parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
+        const prefixLength = keys.shape[0]! - tokens;
+        const tail = (t: Tensor) => hasPrefix ? t.slice([prefixLength, 0], [tokens, -1]) : t;
+        const entry = [cat(dQ), tail(dKeys), tail(dValues), cat(dBiasH), cat(dBiasW)];
+        if (hasPrefix) {
+          entry.push(
+            dKeys.slice([0, 0], [prefixLength, -1]),
+            dValues.slice([0, 0], [prefixLength, -1]),
+          );
+        }
+        return entry;
+      });
+      entryGrads.forEach((g, i) => grads[i]!.push(g));
+    }
+    return grads.map((parts) => {
+      const stacked = tf.stack(parts); // [B, rows, cols]
+      tf.dispose(parts);
+      return stacked;
+    });
+  }
+
+  return tf.customGrad((...args) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const inputs = args as Tensor[];
+    const value = forward(inputs);
+    // Only the inputs and the output are kept for backward (and only while a tape records).
+    save([...inputs, value]);
+    return { value, gradFunc: backward };
+  });
+}
