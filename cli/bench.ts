@@ -127,7 +127,11 @@ export function registerBench(program: Command): void {
         onProgress: (line) => log(`mopeft: ${line}`),
       });
     } finally {
-      weights.dispose();
+      try {
+        weights.dispose();
+      } catch {
+        // A wasm module that aborted (out of memory) cannot free; the process ends soon anyway.
+      }
     }
 
     // After ours, never beside it: both would compete for the same cores.

@@ -57,6 +57,15 @@ def timed(run, runs, warmup, progress):
 
 
 def peak_rss_mib():
+    # VmHWM belongs to this process's own memory; ru_maxrss would carry the parent's peak
+    # (getrusage(2): resource usages are preserved across execve).
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return round(int(line.split()[1]) / 1024, 1)
+    except OSError:
+        pass
     return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)  # kB on Linux
 
 

@@ -100,6 +100,7 @@ export async function benchModel(
     tf.randomUniform([batch, side, side], 0, numClasses, "int32", seed + 1)
   ) as Tensor3D;
   const sampler = new MemorySampler();
+  let fatal: string | undefined;
   try {
     const timeForward = async (label: string, run: () => Tensor): Promise<Measurement> => {
       sampler.start();
@@ -120,6 +121,16 @@ export async function benchModel(
     const forward = await timeForward("forward plain", () => encodeImage(weights, images));
     const results: MethodBench[] = [];
     for (const method of methods) {
+      if (fatal) {
+        results.push({
+          method,
+          trainableValues: 0,
+          forward: null,
+          trainStep: null,
+          error: `skipped: the backend stopped working (${fatal})`,
+        });
+        continue;
+      }
       const model = PeftModel.create(weights, validatePeftConfig({ method }), { numClasses, seed });
       try {
         const variables = model.trainableVariables();
@@ -151,10 +162,12 @@ export async function benchModel(
           sampler.stopTimer();
           result.error = error instanceof Error ? error.message : String(error);
           progress(`train step ${method} failed: ${result.error}`);
+          // An aborted wasm module (out of its 4 GiB heap) cannot run anything afterwards.
+          if (/Aborted\(/.test(result.error)) fatal = result.error;
         }
         results.push(result);
       } finally {
-        model.dispose();
+        if (!fatal) model.dispose();
       }
     }
     const mopeft = results.find((r) => r.method === "mopeft")?.forward;
@@ -169,7 +182,7 @@ export async function benchModel(
     };
   } finally {
     sampler.stopTimer();
-    tf.dispose([images, labels]);
+    if (!fatal) tf.dispose([images, labels]);
   }
 }
 

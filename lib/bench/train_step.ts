@@ -12,7 +12,8 @@ import { segmentationLoss } from "../train/loss.ts";
  * Forward pass, loss, backward pass and Adam update (with MoSA's masks where the method has
  * them), waiting for the updated values; returns the loss. Every tensor made is freed.
  *
- * @param onPeak called while the gradients are alive (the step's memory peak), for sampling.
+ * @param onPeak called at the step's memory peaks (after the forward pass, with the tape full;
+ * with the gradients alive), for sampling.
  *
  * @example
  * ```ts ignore
@@ -35,7 +36,12 @@ export async function trainStep(
   const gradients = new Map<string, Tensor>();
   try {
     const { value, grads } = tf.variableGrads(
-      () => segmentationLoss(model.forward(images), labels),
+      () => {
+        const loss = segmentationLoss(model.forward(images), labels);
+        // The tape now holds every activation the backward pass needs.
+        onPeak?.();
+        return loss;
+      },
       [...variables.values()],
     );
     for (const [tfName, gradient] of Object.entries(grads)) {
