@@ -303,6 +303,8 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
         const bw = row(biasW, b);
         const o = row(out, b); // [T, hd]
         const dO = row(dy, b); // [T, hd]
+        // dSᵀ q and Pᵀ dO transpose a [r, L+T] block each on wasm; accumulating dKᵀ += qᵀ dS
+        // instead (small transposes) was measured slower: XNNPACK is slow on [64, r] @ [r, L+T].
         let dKeys = tf.zerosLike(keys); // [L+T, hd]
         let dValues = tf.zerosLike(values);
         const dQ: Tensor[] = [];
