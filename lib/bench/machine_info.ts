@@ -25,6 +25,8 @@ export interface MachineInfo {
   adapter: string | null;
   /** True when the adapter is a software rasteriser. */
   softwareAdapter: boolean | null;
+  /** How the backend was chosen and set up (threads, fallbacks), as `--verbose` prints it. */
+  backendNote: string | null;
 }
 
 /**
@@ -37,7 +39,7 @@ export interface MachineInfo {
  * ```
  */
 export function machineInfo(
-  gpu: { adapter?: string; softwareAdapter?: boolean } = {},
+  gpu: { adapter?: string; softwareAdapter?: boolean; reason?: string } = {},
 ): MachineInfo {
   return {
     cpu: cpuModel(),
@@ -49,6 +51,7 @@ export function machineInfo(
     backend: tf.getBackend(),
     adapter: gpu.adapter ?? null,
     softwareAdapter: gpu.softwareAdapter ?? null,
+    backendNote: gpu.reason ?? null,
   };
 }
 

@@ -12,6 +12,7 @@ Deno.test("mopeft bench prints the timings, memory and machine as JSON", async (
   }
   ok(!Number.isNaN(Date.parse(report.date)));
   assertEquals(report.machine.backend, "cpu");
+  assertEquals(typeof report.machine.backendNote, "string");
   ok(report.machine.cores >= 1);
   assertEquals(report.model.size, "tiny");
   assertEquals(report.model.imageSize, 128);
