@@ -4,12 +4,13 @@
  * tfjs's wasm backend hands a product to XNNPACK only when it is a single plain matrix product:
  * with `transposeB` it runs about 10x slower, and with a batch dimension about 20-30x slower
  * (measured on this project's 2-core machines: 1.5 and 0.5 GFLOP/s against 14-20). On wasm this
- * function transposes explicitly (a cheap copy) and splits batched products into plain ones.
- * Elsewhere it calls `tf.matMul` as is.
+ * function transposes explicitly (a cheap copy) and splits batched products into plain ones, and
+ * its gradient does the same (tfjs's own MatMul gradient uses transposed products). Elsewhere it
+ * calls `tf.matMul` as is.
  *
  * @module
  */
-import { type Tensor, tf } from "../backend/tf.ts";
+import { type Tensor, type Tensor2D, tf } from "../backend/tf.ts";
 
 function swapLastAxes(x: Tensor): Tensor {
   const axes = x.shape.map((_, i) => i);
@@ -17,6 +18,26 @@ function swapLastAxes(x: Tensor): Tensor {
   [axes[last - 1], axes[last]] = [axes[last]!, axes[last - 1]!];
   return tf.transpose(x, axes);
 }
+
+/**
+ * A plain 2-D product whose gradient is made of plain 2-D products too:
+ * dA = dY · Bᵀ and dB = Aᵀ · dY with the transposes done as copies.
+ */
+const plainMatMul = tf.customGrad((...args) => {
+  const save = args.pop() as tf.GradSaveFunc;
+  const [a, b] = args as [Tensor2D, Tensor2D];
+  save([a, b]);
+  return {
+    value: tf.matMul(a, b),
+    gradFunc: (dy: Tensor, saved: Tensor[]) => {
+      const [left, right] = saved as [Tensor2D, Tensor2D];
+      return [
+        tf.matMul(dy as Tensor2D, tf.transpose(right)),
+        tf.matMul(tf.transpose(left), dy as Tensor2D),
+      ];
+    },
+  };
+}) as (a: Tensor, b: Tensor) => Tensor;
 
 /**
  * `a @ b` over the last two axes (with optional transposes), batched over the leading axes, which
@@ -40,16 +61,16 @@ export function matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = fa
     if (right.shape.length === 2) {
       // One weight matrix for every batch entry: fold the batch into the rows.
       left = left.reshape([-1, inner]);
-      return tf.matMul(left, right).reshape([...batchShape, rows, cols]);
+      return plainMatMul(left, right).reshape([...batchShape, rows, cols]);
     }
     const batch = batchShape.reduce((x, y) => x * y, 1);
     if (batch === 1) {
-      return tf.matMul(left.reshape([rows, inner]), right.reshape([inner, cols]))
+      return plainMatMul(left.reshape([rows, inner]), right.reshape([inner, cols]))
         .reshape([...batchShape, rows, cols]);
     }
     const lefts = tf.unstack(left.reshape([batch, rows, inner]));
     const rights = tf.unstack(right.reshape([batch, inner, cols]));
-    const products = lefts.map((l, i) => tf.matMul(l, rights[i]!));
+    const products = lefts.map((l, i) => plainMatMul(l, rights[i]!));
     return tf.stack(products).reshape([...batchShape, rows, cols]);
   });
 }

@@ -74,8 +74,9 @@ export class Adam {
     }
     this.#variables = new Map(variables);
     for (const [name, variable] of this.#variables) {
-      this.#m.set(name, tf.variable(tf.zerosLike(variable), false));
-      this.#v.set(name, tf.variable(tf.zerosLike(variable), false));
+      // tf.variable copies its initial value: the zeros are temporaries.
+      this.#m.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
+      this.#v.set(name, tf.tidy(() => tf.variable(tf.zerosLike(variable), false)));
     }
   }
 
