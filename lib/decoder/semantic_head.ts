@@ -68,25 +68,23 @@ export function initialSemanticDecoder(
   weights: ModelWeights,
   numClasses: number,
 ): Map<string, Tensor> {
-  {
-    const pretrainedTokens = weights.architecture.decoder.numMaskTokens;
-    const architecture = semanticArchitecture(weights.architecture, numClasses);
-    const tensors = new Map<string, Tensor>();
-    for (const name of semanticDecoderNames(architecture)) {
-      const hyper = /^mask_decoder\.output_hypernetworks_mlps\.(\d+)\.(.*)$/.exec(name);
-      if (hyper) {
-        const source = Number(hyper[1]) % pretrainedTokens;
-        tensors.set(
-          name,
-          tf.clone(weights.get(`mask_decoder.output_hypernetworks_mlps.${source}.${hyper[2]}`)),
-        );
-      } else if (name === "mask_decoder.mask_tokens.weight") {
-        const rows = Array.from({ length: numClasses }, (_, c) => c % pretrainedTokens);
-        tensors.set(name, tf.tidy(() => tf.gather(weights.get(name), rows)));
-      } else {
-        tensors.set(name, tf.clone(weights.get(name)));
-      }
+  const pretrainedTokens = weights.architecture.decoder.numMaskTokens;
+  const architecture = semanticArchitecture(weights.architecture, numClasses);
+  const tensors = new Map<string, Tensor>();
+  for (const name of semanticDecoderNames(architecture)) {
+    const hyper = /^mask_decoder\.output_hypernetworks_mlps\.(\d+)\.(.*)$/.exec(name);
+    if (hyper) {
+      const source = Number(hyper[1]) % pretrainedTokens;
+      tensors.set(
+        name,
+        tf.clone(weights.get(`mask_decoder.output_hypernetworks_mlps.${source}.${hyper[2]}`)),
+      );
+    } else if (name === "mask_decoder.mask_tokens.weight") {
+      const rows = Array.from({ length: numClasses }, (_, c) => c % pretrainedTokens);
+      tensors.set(name, tf.tidy(() => tf.gather(weights.get(name), rows)));
+    } else {
+      tensors.set(name, tf.clone(weights.get(name)));
     }
-    return tensors;
   }
+  return tensors;
 }
