@@ -18,7 +18,7 @@
  */
 import { type Tensor, tf } from "../backend/tf.ts";
 import { matMul } from "../nn/matmul.ts";
-import { relativeEmbeddings } from "./relative_position.ts";
+import { relativeBiases } from "./relative_position.ts";
 
 /**
  * Windows with at least this many tokens use the chunked path when the path is `"auto"`: global
@@ -165,32 +165,6 @@ export function chunkedAttention(
     if (prefixKeys && prefixValues) coreInputs.push(flat(prefixKeys), flat(prefixValues));
     return core(...coreInputs).reshape([n, heads, tokens, headDim]);
   });
-}
-
-/**
- * The decomposed relative-position terms as two small biases (the same sums as
- * `addRelativePosition`, before they are broadcast over the key grid):
- * `relH[b, (y, x), ky] = q[b, (y, x)] · embH[y, ky]`, `relW[b, (y, x), kx] = q[b, (y, x)] · embW[x, kx]`.
- */
-function relativeBiases(
-  queries: Tensor,
-  tableH: Tensor,
-  tableW: Tensor,
-  [h, w]: [number, number],
-): [Tensor, Tensor] {
-  const [n, , headDim] = queries.shape as [number, number, number];
-  const embH = relativeEmbeddings(h, h, tableH); // [h, kh, hd]
-  const embW = relativeEmbeddings(w, w, tableW); // [w, kw, hd]
-  const grid = queries.reshape([n, h, w, headDim]);
-  const byRow = grid.transpose([1, 0, 2, 3]).reshape([h, n * w, headDim]); // batched over y
-  const relH = matMul(byRow, embH, false, true) // [h, n*w, kh]
-    .reshape([h, n, w, h]).transpose([1, 0, 2, 3]) // [n, y, x, ky]
-    .reshape([n, h * w, h]);
-  const byCol = grid.transpose([2, 0, 1, 3]).reshape([w, n * h, headDim]); // batched over x
-  const relW = matMul(byCol, embW, false, true) // [w, n*h, kw]
-    .reshape([w, n, h, w]).transpose([1, 2, 0, 3]) // [n, y, x, kx]
-    .reshape([n, h * w, w]);
-  return [relH, relW];
 }
 
 interface CoreConfig {

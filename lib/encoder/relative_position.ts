@@ -64,6 +64,37 @@ export function relativeEmbeddings(querySize: number, keySize: number, table: Te
 }
 
 /**
+ * The decomposed relative-position terms as two small biases, before they are broadcast over the
+ * key grid: `relH[b, (y, x), ky] = q[b, (y, x)] · embH[y, ky]` and
+ * `relW[b, (y, x), kx] = q[b, (y, x)] · embW[x, kx]`.
+ *
+ * @param queries `[N, h*w, headDim]` queries, unscaled.
+ * @returns `[N, h*w, h]` and `[N, h*w, w]`.
+ */
+export function relativeBiases(
+  queries: Tensor,
+  tableH: Tensor,
+  tableW: Tensor,
+  [h, w]: [number, number],
+): [Tensor, Tensor] {
+  return tf.tidy(() => {
+    const [n, , headDim] = queries.shape as [number, number, number];
+    const embH = relativeEmbeddings(h, h, tableH); // [h, kh, hd]
+    const embW = relativeEmbeddings(w, w, tableW); // [w, kw, hd]
+    const grid = queries.reshape([n, h, w, headDim]);
+    const byRow = grid.transpose([1, 0, 2, 3]).reshape([h, n * w, headDim]); // batched over y
+    const relH = matMul(byRow, embH, false, true) // [h, n*w, kh]
+      .reshape([h, n, w, h]).transpose([1, 0, 2, 3]) // [n, y, x, ky]
+      .reshape([n, h * w, h]);
+    const byCol = grid.transpose([2, 0, 1, 3]).reshape([w, n * h, headDim]); // batched over x
+    const relW = matMul(byCol, embW, false, true) // [w, n*h, kw]
+      .reshape([w, n, h, w]).transpose([1, 2, 0, 3]) // [n, y, x, kx]
+      .reshape([n, h * w, w]);
+    return [relH, relW] as [Tensor, Tensor];
+  });
+}
+
+/**
  * Adds the decomposed relative-position terms to attention logits.
  *
  * @param logits `[N, h*w, h*w]` logits over one window (or the whole grid), N = batch * heads.
@@ -81,18 +112,8 @@ export function addRelativePosition(
 ): Tensor {
   return tf.tidy(() => {
     const [h, w] = size;
-    const [n, , headDim] = queries.shape as [number, number, number];
-    const embH = relativeEmbeddings(h, h, tableH); // [h, kh, c]
-    const embW = relativeEmbeddings(w, w, tableW); // [w, kw, c]
-    const grid = queries.reshape([n, h, w, headDim]);
-    // relH[b, y, x, ky] = sum_c q[b, y, x, c] * embH[y, ky, c]: batched over y.
-    const byRow = grid.transpose([1, 0, 2, 3]).reshape([h, n * w, headDim]);
-    const relH = matMul(byRow, embH, false, true) // [h, n*w, kh]
-      .reshape([h, n, w, h]).transpose([1, 0, 2, 3]); // [n, y, x, ky]
-    // relW[b, y, x, kx] = sum_c q[b, y, x, c] * embW[x, kx, c]: batched over x.
-    const byCol = grid.transpose([2, 0, 1, 3]).reshape([w, n * h, headDim]);
-    const relW = matMul(byCol, embW, false, true) // [w, n*h, kw]
-      .reshape([w, n, h, w]).transpose([1, 2, 0, 3]); // [n, y, x, kx]
+    const n = queries.shape[0]!;
+    const [relH, relW] = relativeBiases(queries, tableH, tableW, size);
     const withPosition = tf.add(
       tf.add(logits.reshape([n, h, w, h, w]), relH.reshape([n, h, w, h, 1])),
       relW.reshape([n, h, w, 1, w]),
