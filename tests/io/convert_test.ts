@@ -1,3 +1,4 @@
+import { runCli } from "../_cli.ts";
 import assert from "node:assert/strict";
 import { convertPthToSafetensors } from "../../lib/io/convert.ts";
 import { openSafetensors } from "../../lib/io/safetensors.ts";
@@ -16,17 +17,9 @@ async function withTempDir(run: (dir: string) => Promise<void>): Promise<void> {
   }
 }
 
-/** Runs `deno run -A cli.ts convert ...args` from the repository root. */
-async function runConvert(...args: string[]) {
-  const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "cli.ts", "convert", ...args],
-    cwd: repoRoot,
-    stdout: "piped",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const decoder = new TextDecoder();
-  return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
+/** Runs `mopeft convert ...args`. */
+function runConvert(...args: string[]) {
+  return runCli(["convert", ...args]);
 }
 
 Deno.test("convertPthToSafetensors() keeps every key and value", async () => {

@@ -1,19 +1,10 @@
+import { runCli } from "../_cli.ts";
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { encodeLabelPng } from "../../lib/image/label_png.ts";
 
-const CLI = new URL("../../cli.ts", import.meta.url).pathname;
 
-async function mopeft(...args: string[]) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", CLI, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return {
-    code: output.code,
-    stdout: new TextDecoder().decode(output.stdout),
-    stderr: new TextDecoder().decode(output.stderr),
-  };
+function mopeft(...args: string[]) {
+  return runCli(args);
 }
 
 function assertOneLineError(stderr: string, expected: string) {
