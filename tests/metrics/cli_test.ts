@@ -2,7 +2,6 @@ import { runCli } from "../_cli.ts";
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { encodeLabelPng } from "../../lib/image/label_png.ts";
 
-
 function mopeft(...args: string[]) {
   return runCli(args);
 }
