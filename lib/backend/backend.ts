@@ -10,6 +10,8 @@ import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { startThreadedWasm, wasmThreadsFromEnv } from "./wasm_threads.ts";
+import { type Blas, blasRequestFromEnv, openBlas } from "./blas.ts";
+import { installBlasMatMul } from "./blas_matmul.ts";
 
 /** The backends a user can ask for. `auto` picks the fastest one that can train here. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
@@ -25,6 +27,8 @@ export interface BackendChoice {
   adapter?: string;
   /** True when the adapter is a software rasteriser (llvmpipe, lavapipe, SwiftShader). */
   softwareAdapter?: boolean;
+  /** The native BLAS library that runs matrix products (wasm and cpu backends), if any. */
+  blas?: string;
   /** One line for `--verbose` output. */
   reason: string;
 }
@@ -94,6 +98,30 @@ async function startWasmThreads(): Promise<void> {
   }
 }
 
+// The native library for matrix products on the host backends: opened once per process.
+let blasOutcome: { blas?: Blas; reason?: string } | undefined;
+
+function nativeBlas(): { blas?: Blas; reason?: string } {
+  if (blasOutcome) return blasOutcome;
+  let setting: string | undefined;
+  try {
+    setting = Deno.env.get("MOPEFT_BLAS");
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+  }
+  blasOutcome = openBlas(blasRequestFromEnv(setting));
+  return blasOutcome;
+}
+
+// Routes the host backend's products to the native library when there is one; returns the note
+// for the reason line.
+function attachBlas(name: "wasm" | "cpu"): { blas?: string; note: string } {
+  const { blas, reason } = nativeBlas();
+  if (!blas) return { note: `, tfjs matrix products: ${reason}` };
+  installBlasMatMul(blas, name);
+  return { blas: blas.path, note: `, matrix products on ${blas.path}` };
+}
+
 async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
   if (name === "wasm") {
     prepareWasm();
@@ -123,8 +151,13 @@ async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
 export async function useBackend(requested: BackendName): Promise<BackendChoice> {
   if (requested === "cpu" || requested === "wasm") {
     await activate(requested);
-    const note = requested === "wasm" ? wasmNote : "";
-    return { backend: requested, reason: `backend ${requested} (asked for${note})` };
+    const native = attachBlas(requested);
+    const note = (requested === "wasm" ? wasmNote : "") + native.note;
+    return {
+      backend: requested,
+      blas: native.blas,
+      reason: `backend ${requested} (asked for${note})`,
+    };
   }
   const adapter = await probeAdapter();
   if (requested === "webgpu") {
@@ -149,12 +182,14 @@ export async function useBackend(requested: BackendName): Promise<BackendChoice>
     };
   }
   await activate("wasm");
+  const native = attachBlas("wasm");
   return {
     backend: "wasm",
     adapter: adapter?.description,
     softwareAdapter: adapter?.software,
+    blas: native.blas,
     reason: adapter
-      ? `backend wasm (auto: the WebGPU adapter ${adapter.description} is a software rasteriser${wasmNote})`
-      : `backend wasm (auto: no WebGPU adapter${wasmNote})`,
+      ? `backend wasm (auto: the WebGPU adapter ${adapter.description} is a software rasteriser${wasmNote}${native.note})`
+      : `backend wasm (auto: no WebGPU adapter${wasmNote}${native.note})`,
   };
 }

@@ -5,6 +5,7 @@
  */
 import { type Tensor, tf } from "../backend/tf.ts";
 import { matMul } from "./matmul.ts";
+import { blasFor } from "../backend/blas_matmul.ts";
 
 /**
  * `x @ weightᵀ + bias` over the last axis of `x`, with `weight` as PyTorch stores it:
@@ -22,8 +23,19 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     const inFeatures = x.shape[x.shape.length - 1]!;
     const outFeatures = weight.shape[0]!;
     const rows = x.reshape([-1, inFeatures]); // [N, in]
-    let y = matMul(rows, weight, false, true); // [N, out]
-    if (bias) y = tf.add(y, bias);
+    let y: Tensor;
+    if (bias && blasFor(tf.getBackend())) {
+      // The native product writes the bias into its output: no separate pass to add it.
+      y = tf.fused.matMul({
+        a: rows as tf.Tensor2D,
+        b: weight as tf.Tensor2D,
+        transposeB: true,
+        bias,
+      });
+    } else {
+      y = matMul(rows, weight, false, true); // [N, out]
+      if (bias) y = tf.add(y, bias);
+    }
     return y.reshape([...x.shape.slice(0, -1), outFeatures]);
   });
 }

@@ -5,12 +5,13 @@
  * with `transposeB` it runs about 10x slower, and with a batch dimension about 20-30x slower
  * (measured on this project's 2-core machines: 1.5 and 0.5 GFLOP/s against 14-20). On wasm this
  * function transposes explicitly (a cheap copy) and splits large batched products into plain ones, and
- * its gradient does the same (tfjs's own MatMul gradient uses transposed products). Elsewhere it
- * calls `tf.matMul` as is.
+ * its gradient does the same (tfjs's own MatMul gradient uses transposed products). Elsewhere, and
+ * on wasm when a native BLAS runs the products, it calls `tf.matMul` as is.
  *
  * @module
  */
 import { type Tensor, type Tensor2D, tf } from "../backend/tf.ts";
+import { blasFor } from "../backend/blas_matmul.ts";
 
 /**
  * Multiply-adds per batch entry from which splitting a batched product into plain ones pays on
@@ -58,7 +59,10 @@ const plainMatMul = tf.customGrad((...args) => {
  * ```
  */
 export function matMul(a: Tensor, b: Tensor, transposeA = false, transposeB = false): Tensor {
-  if (tf.getBackend() !== "wasm") return tf.matMul(a, b, transposeA, transposeB);
+  // A native BLAS (see blas_matmul.ts) takes transposes and batches at full speed: no rerouting.
+  if (tf.getBackend() !== "wasm" || blasFor("wasm")) {
+    return tf.matMul(a, b, transposeA, transposeB);
+  }
   return tf.tidy(() => {
     let left = transposeA ? swapLastAxes(a) : a;
     const right = transposeB ? swapLastAxes(b) : b;

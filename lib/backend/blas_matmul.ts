@@ -1,0 +1,225 @@
+/**
+ * Routing tfjs's `BatchMatMul` and `_FusedMatMul` kernels on the wasm and cpu backends to a native
+ * CBLAS `sgemm`.
+ *
+ * The kernels are replaced in tfjs's registry, so every product goes native: the model's
+ * `tf.matMul` calls and the products inside tfjs's own gradients alike. A fused product's bias is
+ * written into the output first and `sgemm` adds the product onto it, which saves the separate
+ * pass over the output that an `add` would take. It reads the operands
+ * where the backend keeps them (the wasm heap, or the cpu backend's typed arrays) and has `sgemm`
+ * write straight into the output tensor's memory: no copies, and transposed or batched operands
+ * cost nothing extra (`sgemm` takes transposes as flags and leading dimensions).
+ *
+ * Anything the replacements do not handle (non-float32 operands, fused activations, a bias that is
+ * not one value per output column) goes to the backend's own kernel.
+ *
+ * @module
+ */
+import { tf } from "./tf.ts";
+import type { Blas } from "./blas.ts";
+
+/** The backends whose products can go native: both keep tensors in CPU memory. */
+export type HostBackendName = "wasm" | "cpu";
+
+interface TensorInfo {
+  dataId: object;
+  shape: number[];
+  dtype: string;
+}
+
+interface KernelArgs {
+  inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
+  backend: unknown;
+  attrs: { transposeA: boolean; transposeB: boolean; activation?: string };
+}
+
+/** The kernels this module replaces. */
+const KERNELS = ["BatchMatMul", "_FusedMatMul"] as const;
+
+/** The wasm backend's internals this module relies on (tfjs-backend-wasm 4.22). */
+interface WasmBackendInternals {
+  makeOutput(shape: number[], dtype: string): TensorInfo;
+  typedArrayFromHeap(info: TensorInfo): Float32Array;
+}
+
+/** The cpu backend's internals this module relies on (tfjs-backend-cpu 4.22). */
+interface CpuBackendInternals {
+  data: { get(dataId: object): { values?: unknown } };
+  readSync(dataId: object): unknown;
+  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
+}
+
+const installed = new Map<HostBackendName, { blas: Blas; originals: tf.KernelConfig[] }>();
+
+/** The library products on `backend` go to, if {@link installBlasMatMul} routed them. */
+export function blasFor(backend: string): Blas | undefined {
+  return installed.get(backend as HostBackendName)?.blas;
+}
+
+function size(shape: readonly number[]): number {
+  return shape.reduce((product, d) => product * d, 1);
+}
+
+/**
+ * For each entry of the broadcast batch shape, the batch entry of an operand with batch shape
+ * `shape` (broadcasting size-1 axes the way `tf.matMul` does).
+ */
+function batchIndices(shape: readonly number[], outShape: readonly number[]): Int32Array {
+  const total = size(outShape);
+  const indices = new Int32Array(total);
+  const padded = [...new Array(outShape.length - shape.length).fill(1), ...shape];
+  for (let flat = 0; flat < total; flat++) {
+    let rest = flat;
+    let index = 0;
+    let stride = 1;
+    for (let axis = outShape.length - 1; axis >= 0; axis--) {
+      const coordinate = rest % outShape[axis]!;
+      rest = Math.floor(rest / outShape[axis]!);
+      const extent = padded[axis]!;
+      index += (extent === 1 ? 0 : coordinate) * stride;
+      stride *= extent;
+    }
+    indices[flat] = index;
+  }
+  return indices;
+}
+
+function multiply(
+  blas: Blas,
+  args: KernelArgs,
+  read: (info: TensorInfo) => Float32Array,
+  allocate: (shape: number[]) => { info: TensorInfo; values: () => Float32Array },
+): TensorInfo {
+  const { a, b } = args.inputs;
+  const { transposeA, transposeB } = args.attrs;
+  const aRank = a.shape.length;
+  const bRank = b.shape.length;
+  const rows = a.shape[transposeA ? aRank - 1 : aRank - 2]!;
+  const inner = a.shape[transposeA ? aRank - 2 : aRank - 1]!;
+  const innerB = b.shape[transposeB ? bRank - 1 : bRank - 2]!;
+  const cols = b.shape[transposeB ? bRank - 2 : bRank - 1]!;
+  if (inner !== innerB) {
+    throw new Error(
+      `Error in matMul: inner shapes (${inner}) and (${innerB}) of Tensors with shapes ` +
+        `${a.shape} and ${b.shape} and transposeA=${transposeA} and transposeB=${transposeB} ` +
+        `must match.`,
+    );
+  }
+  const batchA = a.shape.slice(0, -2);
+  const batchB = b.shape.slice(0, -2);
+  const batchShape = tf.broadcast_util.assertAndGetBroadcastShape(batchA, batchB);
+  const batch = size(batchShape);
+  const output = allocate([...batchShape, rows, cols]);
+  const outSize = rows * cols;
+  if (batch * outSize === 0) return output.info;
+  // Views are taken after the output is allocated: allocating may grow the wasm heap, which
+  // detaches every earlier view of it.
+  const c = output.values();
+  const bias = args.inputs.bias && read(args.inputs.bias);
+  if (bias) {
+    if (bias.length === 1) c.fill(bias[0]!);
+    else for (let row = 0; row < batch * rows; row++) c.set(bias, row * cols);
+  } else if (inner === 0) {
+    c.fill(0);
+  }
+  if (inner === 0) return output.info;
+  const aValues = read(a);
+  const bValues = read(b);
+  const aSize = rows * inner;
+  const bSize = inner * cols;
+  const aIndex = batchIndices(batchA, batchShape);
+  const bIndex = batchIndices(batchB, batchShape);
+  for (let entry = 0; entry < batch; entry++) {
+    const aStart = aIndex[entry]! * aSize;
+    const bStart = bIndex[entry]! * bSize;
+    blas.sgemm(
+      aValues.subarray(aStart, aStart + aSize),
+      bValues.subarray(bStart, bStart + bSize),
+      c.subarray(entry * outSize, (entry + 1) * outSize),
+      rows,
+      inner,
+      cols,
+      transposeA,
+      transposeB,
+      bias !== undefined,
+    );
+  }
+  return output.info;
+}
+
+/** Whether the native kernels take these arguments (else tfjs's own kernel runs). */
+function nativeCanRun(args: KernelArgs): boolean {
+  const { a, b, bias, preluActivationWeights } = args.inputs;
+  if (a.dtype !== "float32" || b.dtype !== "float32") return false;
+  if ((args.attrs.activation ?? "linear") !== "linear" || preluActivationWeights) return false;
+  if (!bias) return true;
+  const cols = b.shape[args.attrs.transposeB ? b.shape.length - 2 : b.shape.length - 1]!;
+  const biasSize = size(bias.shape);
+  return bias.dtype === "float32" && bias.shape.length <= 1 &&
+    (biasSize === 1 || biasSize === cols);
+}
+
+function wasmKernel(blas: Blas, args: KernelArgs): TensorInfo {
+  const backend = args.backend as WasmBackendInternals;
+  return multiply(blas, args, (info) => backend.typedArrayFromHeap(info), (shape) => {
+    const info = backend.makeOutput(shape, "float32");
+    return { info, values: () => backend.typedArrayFromHeap(info) };
+  });
+}
+
+function cpuKernel(blas: Blas, args: KernelArgs): TensorInfo {
+  const backend = args.backend as CpuBackendInternals;
+  const read = (info: TensorInfo) => {
+    const values = backend.data.get(info.dataId).values ?? backend.readSync(info.dataId);
+    return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
+  };
+  return multiply(blas, args, read, (shape) => {
+    const values = new Float32Array(size(shape));
+    return { info: backend.makeTensorInfo(shape, "float32", values), values: () => values };
+  });
+}
+
+/**
+ * Replaces `BatchMatMul` and `_FusedMatMul` on `backend` with kernels that call `blas`.
+ * Idempotent per backend; the backend must have started (its own kernels stay in use for what the
+ * native ones do not take).
+ *
+ * @example
+ * ```ts ignore
+ * const { blas } = openBlas({ kind: "search" });
+ * if (blas) installBlasMatMul(blas, "wasm");
+ * ```
+ */
+export function installBlasMatMul(blas: Blas, backend: HostBackendName): void {
+  if (installed.has(backend)) return;
+  const native = backend === "wasm" ? wasmKernel : cpuKernel;
+  const originals = KERNELS.map((kernelName) => {
+    const original = tf.getKernel(kernelName, backend);
+    if (!original) throw new Error(`tfjs has no ${kernelName} kernel for the ${backend} backend`);
+    return original;
+  });
+  for (const original of originals) {
+    tf.unregisterKernel(original.kernelName, backend);
+    tf.registerKernel({
+      kernelName: original.kernelName,
+      backendName: backend,
+      kernelFunc: (args) => {
+        const kernelArgs = args as unknown as KernelArgs;
+        if (!nativeCanRun(kernelArgs)) return original.kernelFunc(args);
+        return native(blas, kernelArgs) as ReturnType<typeof original.kernelFunc>;
+      },
+    });
+  }
+  installed.set(backend, { blas, originals });
+}
+
+/** Gives the products on `backend` back to tfjs's own kernels (for tests and comparisons). */
+export function uninstallBlasMatMul(backend: HostBackendName): void {
+  const entry = installed.get(backend);
+  if (!entry) return;
+  for (const original of entry.originals) {
+    tf.unregisterKernel(original.kernelName, backend);
+    tf.registerKernel(original);
+  }
+  installed.delete(backend);
+}
