@@ -14,6 +14,7 @@ import { LayeredWeights } from "../encoder/layered_weights.ts";
 import type { ModelWeights } from "../encoder/weights.ts";
 import { type GateTensors, gateValue, initialGate } from "../gate/gate.ts";
 import type { GateRecorder } from "../gate/recorder.ts";
+import type { FrozenSplit } from "../train/trainable.ts";
 import { adapterOutput, type AdapterTensors, initialAdapter } from "./adapter.ts";
 import type { PeftConfig } from "./config.ts";
 import {
@@ -287,10 +288,28 @@ export class PeftModel {
    * ```
    */
   forward(images: Tensor4D, recorder?: GateRecorder): Tensor4D {
-    return tf.tidy(() => {
-      const embeddings = encodeImage(this.#weights, images, this.extensions(recorder));
-      return decodeMasks(this.#weights, embeddings, { predictIou: false }).lowResMasks;
-    });
+    return tf.tidy(() =>
+      this.#semanticLogits(encodeImage(this.#weights, images, this.extensions(recorder)))
+    );
+  }
+
+  /**
+   * `forward` split after the image encoder when nothing this run trains lives in it (method
+   * `decoder`), so that the trainer can encode outside the gradient tape; undefined otherwise.
+   */
+  frozenSplit(): FrozenSplit | undefined {
+    const encoderTrains = [...this.#variables.keys()].some((name) =>
+      !name.startsWith("mask_decoder.")
+    );
+    if (encoderTrains) return undefined;
+    return {
+      features: (images) => encodeImage(this.#weights, images, this.extensions()),
+      logits: (embeddings) => this.#semanticLogits(embeddings as Tensor4D),
+    };
+  }
+
+  #semanticLogits(embeddings: Tensor4D): Tensor4D {
+    return decodeMasks(this.#weights, embeddings, { predictIou: false }).lowResMasks;
   }
 
   /** Every trained tensor by name (the training form: reparameterised prefixes). */

@@ -218,10 +218,16 @@ async function trainStep(
 ): Promise<number> {
   const { images, labels } = tilesToBatch(tiles);
   const masks = model.gradientMasks?.(context.step);
+  let features: tf.Tensor | undefined;
   try {
     if (!labels) throw new TypeError("Training needs labelled tiles (reader built with labels)");
+    // The frozen front runs before the tape starts: everything tf.variableGrads runs is taped
+    // and its saved activations live until the backward pass, even where no gradient can flow.
+    const split = model.frozenSplit?.();
+    features = split?.features(images);
+    const forward = split ? () => split.logits(features!) : () => model.forward(images);
     const { value, grads } = tf.variableGrads(
-      () => segmentationLoss(model.forward(images), labels, context.loss),
+      () => segmentationLoss(forward(), labels, context.loss),
       context.variables,
     );
     const gradients = new Map<string, tf.Tensor>();
@@ -245,7 +251,12 @@ async function trainStep(
     }
     return loss;
   } finally {
-    tf.dispose([images, ...(labels ? [labels] : []), ...(masks ? masks.values() : [])]);
+    tf.dispose([
+      images,
+      ...(labels ? [labels] : []),
+      ...(features ? [features] : []),
+      ...(masks ? masks.values() : []),
+    ]);
   }
 }
 

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { tf, type Variable } from "../../lib/backend/tf.ts";
+import { type Tensor4D, tf, type Variable } from "../../lib/backend/tf.ts";
 import { decodeMasks } from "../../lib/decoder/mask_decoder.ts";
 import { initialSemanticDecoder, semanticArchitecture } from "../../lib/decoder/semantic_head.ts";
 import { encodeImage } from "../../lib/encoder/image_encoder.ts";
@@ -42,14 +42,16 @@ export async function tinyDecoderModel(numClasses: number, seed = 0): Promise<Ti
     variables,
     semanticArchitecture(base.architecture, numClasses),
   );
+  const logits = (embeddings: Tensor4D) =>
+    decodeMasks(weights, embeddings, { predictIou: false }).lowResMasks;
   return {
     trainableVariables: () => variables,
-    forward: (images) =>
-      tf.tidy(() => {
-        // The encoder is frozen: its output is a constant for the gradient.
-        const embeddings = encodeImage(base, images);
-        return decodeMasks(weights, embeddings, { predictIou: false }).lowResMasks;
-      }),
+    // The encoder is frozen: its output is a constant for the gradient.
+    forward: (images) => tf.tidy(() => logits(encodeImage(base, images))),
+    frozenSplit: () => ({
+      features: (images) => encodeImage(base, images),
+      logits: (embeddings) => logits(embeddings as Tensor4D),
+    }),
     dispose: () => {
       base.dispose();
       for (const variable of variables.values()) variable.dispose();
