@@ -5,7 +5,6 @@
  */
 import { type Tensor, tf } from "../backend/tf.ts";
 import { matMul } from "./matmul.ts";
-import { blasFor } from "../backend/blas_matmul.ts";
 
 /**
  * `x @ weightᵀ + bias` over the last axis of `x`, with `weight` as PyTorch stores it:
@@ -23,19 +22,10 @@ export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     const inFeatures = x.shape[x.shape.length - 1]!;
     const outFeatures = weight.shape[0]!;
     const rows = x.reshape([-1, inFeatures]); // [N, in]
-    let y: Tensor;
-    if (bias && blasFor(tf.getBackend())) {
-      // The native product writes the bias into its output: no separate pass to add it.
-      y = tf.fused.matMul({
-        a: rows as tf.Tensor2D,
-        b: weight as tf.Tensor2D,
-        transposeB: true,
-        bias,
-      });
-    } else {
-      y = matMul(rows, weight, false, true); // [N, out]
-      if (bias) y = tf.add(y, bias);
-    }
+    // Not tf.fused.matMul: its gradient (a tf.customGrad) computes the weight's gradient even when
+    // the weight is frozen, and keeps it to the end of the backward pass (1.2 GB for vit_b).
+    let y = matMul(rows, weight, false, true); // [N, out]
+    if (bias) y = tf.add(y, bias);
     return y.reshape([...x.shape.slice(0, -1), outFeatures]);
   });
 }
