@@ -25,6 +25,8 @@ export interface MachineInfo {
   adapter: string | null;
   /** True when the adapter is a software rasteriser. */
   softwareAdapter: boolean | null;
+  /** The native BLAS library running matrix products (wasm and cpu backends), if any. */
+  blas: string | null;
   /** How the backend was chosen and set up (threads, fallbacks), as `--verbose` prints it. */
   backendNote: string | null;
 }
@@ -39,7 +41,7 @@ export interface MachineInfo {
  * ```
  */
 export function machineInfo(
-  gpu: { adapter?: string; softwareAdapter?: boolean; reason?: string } = {},
+  gpu: { adapter?: string; softwareAdapter?: boolean; blas?: string; reason?: string } = {},
 ): MachineInfo {
   return {
     cpu: cpuModel(),
@@ -51,6 +53,7 @@ export function machineInfo(
     backend: tf.getBackend(),
     adapter: gpu.adapter ?? null,
     softwareAdapter: gpu.softwareAdapter ?? null,
+    blas: gpu.blas ?? null,
     backendNote: gpu.reason ?? null,
   };
 }

@@ -15,8 +15,32 @@ export interface MemoryPeak {
    * happen inside synchronous compute, between samples.
    */
   kernelPeakRssMiB: number | null;
-  /** Largest `tf.memory().numBytes` seen (bytes held by live tensors on the backend), MiB. */
+  /**
+   * Largest `tf.memory().numBytes` seen, MiB: tfjs counts each tensor's size, so tensors that
+   * share one buffer (reshapes, tensors kept for backward) are counted once per tensor.
+   */
   peakTensorMiB: number;
+  /**
+   * What the backend itself holds, MiB: on wasm the size of its heap, which only grows (so this
+   * is the process's high-water mark so far, the figure that meets the 4 GiB wasm32 limit); on
+   * webgpu the largest `numBytesInGPUAllocated` seen (buffers tfjs holds, pooled ones included);
+   * null on cpu.
+   */
+  backendMiB: number | null;
+}
+
+/** The bytes the active backend holds (see {@link MemoryPeak.backendMiB}), or null. */
+export function backendBytes(): number | null {
+  const backend = tf.getBackend();
+  if (backend === "wasm") {
+    const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
+    return heap ? heap.length : null;
+  }
+  if (backend === "webgpu") {
+    const memory = tf.memory() as { numBytesInGPUAllocated?: number; numBytesInGPU?: number };
+    return memory.numBytesInGPUAllocated ?? memory.numBytesInGPU ?? null;
+  }
+  return null;
 }
 
 const MIB = 2 ** 20;
@@ -39,6 +63,7 @@ const MIB = 2 ** 20;
 export class MemorySampler {
   #rss = 0;
   #tensorBytes = 0;
+  #backendBytes: number | null = null;
   #timer: ReturnType<typeof setInterval> | undefined;
   #kernelPeakReset = false;
 
@@ -47,6 +72,7 @@ export class MemorySampler {
     this.stopTimer();
     this.#rss = 0;
     this.#tensorBytes = 0;
+    this.#backendBytes = null;
     this.#kernelPeakReset = resetKernelPeak();
     this.sample();
     this.#timer = setInterval(() => this.sample(), intervalMs);
@@ -56,6 +82,8 @@ export class MemorySampler {
   sample(): void {
     this.#rss = Math.max(this.#rss, Deno.memoryUsage().rss);
     this.#tensorBytes = Math.max(this.#tensorBytes, tf.memory().numBytes);
+    const held = backendBytes();
+    if (held !== null) this.#backendBytes = Math.max(this.#backendBytes ?? 0, held);
   }
 
   /** Stops sampling and returns the peaks since `start()`. */
@@ -67,6 +95,7 @@ export class MemorySampler {
       peakRssMiB: round(this.#rss / MIB),
       kernelPeakRssMiB: kernelPeak === null ? null : round(kernelPeak / MIB),
       peakTensorMiB: round(this.#tensorBytes / MIB),
+      backendMiB: this.#backendBytes === null ? null : round(this.#backendBytes / MIB),
     };
   }
 
