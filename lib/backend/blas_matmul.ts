@@ -17,15 +17,14 @@
  */
 import { tf } from "./tf.ts";
 import type { Blas } from "./blas.ts";
+import {
+  type HostBackendName,
+  type HostMemory,
+  hostMemory,
+  type TensorInfo,
+} from "./host_memory.ts";
 
-/** The backends whose products can go native: both keep tensors in CPU memory. */
-export type HostBackendName = "wasm" | "cpu";
-
-interface TensorInfo {
-  dataId: object;
-  shape: number[];
-  dtype: string;
-}
+export type { HostBackendName };
 
 interface KernelArgs {
   inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
@@ -35,19 +34,6 @@ interface KernelArgs {
 
 /** The kernels this module replaces. */
 const KERNELS = ["BatchMatMul", "_FusedMatMul"] as const;
-
-/** The wasm backend's internals this module relies on (tfjs-backend-wasm 4.22). */
-interface WasmBackendInternals {
-  makeOutput(shape: number[], dtype: string): TensorInfo;
-  typedArrayFromHeap(info: TensorInfo): Float32Array;
-}
-
-/** The cpu backend's internals this module relies on (tfjs-backend-cpu 4.22). */
-interface CpuBackendInternals {
-  data: { get(dataId: object): { values?: unknown } };
-  readSync(dataId: object): unknown;
-  makeTensorInfo(shape: number[], dtype: string, values: Float32Array): TensorInfo;
-}
 
 const installed = new Map<HostBackendName, { blas: Blas; originals: tf.KernelConfig[] }>();
 
@@ -84,12 +70,7 @@ function batchIndices(shape: readonly number[], outShape: readonly number[]): In
   return indices;
 }
 
-function multiply(
-  blas: Blas,
-  args: KernelArgs,
-  read: (info: TensorInfo) => Float32Array,
-  allocate: (shape: number[]) => { info: TensorInfo; values: () => Float32Array },
-): TensorInfo {
+function multiply(blas: Blas, args: KernelArgs, { read, allocate }: HostMemory): TensorInfo {
   const { a, b } = args.inputs;
   const { transposeA, transposeB } = args.attrs;
   const aRank = a.shape.length;
@@ -159,26 +140,6 @@ function nativeCanRun(args: KernelArgs): boolean {
     (biasSize === 1 || biasSize === cols);
 }
 
-function wasmKernel(blas: Blas, args: KernelArgs): TensorInfo {
-  const backend = args.backend as WasmBackendInternals;
-  return multiply(blas, args, (info) => backend.typedArrayFromHeap(info), (shape) => {
-    const info = backend.makeOutput(shape, "float32");
-    return { info, values: () => backend.typedArrayFromHeap(info) };
-  });
-}
-
-function cpuKernel(blas: Blas, args: KernelArgs): TensorInfo {
-  const backend = args.backend as CpuBackendInternals;
-  const read = (info: TensorInfo) => {
-    const values = backend.data.get(info.dataId).values ?? backend.readSync(info.dataId);
-    return values instanceof Float32Array ? values : Float32Array.from(values as ArrayLike<number>);
-  };
-  return multiply(blas, args, read, (shape) => {
-    const values = new Float32Array(size(shape));
-    return { info: backend.makeTensorInfo(shape, "float32", values), values: () => values };
-  });
-}
-
 /**
  * Replaces `BatchMatMul` and `_FusedMatMul` on `backend` with kernels that call `blas`.
  * Idempotent per backend; the backend must have started (its own kernels stay in use for what the
@@ -192,7 +153,6 @@ function cpuKernel(blas: Blas, args: KernelArgs): TensorInfo {
  */
 export function installBlasMatMul(blas: Blas, backend: HostBackendName): void {
   if (installed.has(backend)) return;
-  const native = backend === "wasm" ? wasmKernel : cpuKernel;
   const originals = KERNELS.map((kernelName) => {
     const original = tf.getKernel(kernelName, backend);
     if (!original) throw new Error(`tfjs has no ${kernelName} kernel for the ${backend} backend`);
@@ -206,7 +166,8 @@ export function installBlasMatMul(blas: Blas, backend: HostBackendName): void {
       kernelFunc: (args) => {
         const kernelArgs = args as unknown as KernelArgs;
         if (!nativeCanRun(kernelArgs)) return original.kernelFunc(args);
-        return native(blas, kernelArgs) as ReturnType<typeof original.kernelFunc>;
+        const memory = hostMemory(backend, kernelArgs.backend);
+        return multiply(blas, kernelArgs, memory) as ReturnType<typeof original.kernelFunc>;
       },
     });
   }
