@@ -28,6 +28,11 @@ export interface BackendChoice {
   adapter?: string;
   /** True when the adapter is a software rasteriser (llvmpipe, lavapipe, SwiftShader). */
   softwareAdapter?: boolean;
+  /**
+   * The WebGPU device's limits that bound tensor sizes (tfjs requests the adapter's own maxima
+   * rather than WebGPU's defaults, e.g. 128 MiB bindings instead of the spec's minimum).
+   */
+  deviceLimits?: WebGpuLimits;
   /** The native BLAS library that runs matrix products (wasm and cpu backends), if any. */
   blas?: string;
   /** One line for `--verbose` output. */
@@ -37,6 +42,26 @@ export interface BackendChoice {
 /** Tells whether `name` is one of {@link BACKEND_NAMES}. */
 export function isBackendName(name: string): name is BackendName {
   return (BACKEND_NAMES as readonly string[]).includes(name);
+}
+
+/** The WebGPU limits recorded in {@link BackendChoice.deviceLimits}, in bytes or counts. */
+export interface WebGpuLimits {
+  maxStorageBufferBindingSize: number;
+  maxBufferSize: number;
+  maxComputeWorkgroupStorageSize: number;
+  maxComputeInvocationsPerWorkgroup: number;
+}
+
+function webGpuLimits(): WebGpuLimits | undefined {
+  const device = (tf.backend() as unknown as { device?: GPUDevice }).device;
+  if (!device) return undefined;
+  const { limits } = device;
+  return {
+    maxStorageBufferBindingSize: limits.maxStorageBufferBindingSize,
+    maxBufferSize: limits.maxBufferSize,
+    maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
+    maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
+  };
 }
 
 interface AdapterFacts {
@@ -169,6 +194,7 @@ export async function useBackend(requested: BackendName): Promise<BackendChoice>
       backend: "webgpu",
       adapter: adapter.description,
       softwareAdapter: adapter.software,
+      deviceLimits: webGpuLimits(),
       reason: `backend webgpu on ${adapter.description}${
         adapter.software ? " (a software adapter: expect it to be slow)" : ""
       }`,
@@ -180,6 +206,7 @@ export async function useBackend(requested: BackendName): Promise<BackendChoice>
       backend: "webgpu",
       adapter: adapter.description,
       softwareAdapter: false,
+      deviceLimits: webGpuLimits(),
       reason: `backend webgpu on ${adapter.description} (auto: hardware adapter)`,
     };
   }

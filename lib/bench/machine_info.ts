@@ -4,6 +4,7 @@
  * @module
  */
 import { tf } from "../backend/tf.ts";
+import type { WebGpuLimits } from "../backend/backend.ts";
 
 /** The machine, the runtime and the tfjs backend. */
 export interface MachineInfo {
@@ -27,6 +28,8 @@ export interface MachineInfo {
   softwareAdapter: boolean | null;
   /** The native BLAS library running matrix products (wasm and cpu backends), if any. */
   blas: string | null;
+  /** The WebGPU device's size limits, on the webgpu backend. */
+  deviceLimits: WebGpuLimits | null;
   /** How the backend was chosen and set up (threads, fallbacks), as `--verbose` prints it. */
   backendNote: string | null;
 }
@@ -41,7 +44,13 @@ export interface MachineInfo {
  * ```
  */
 export function machineInfo(
-  gpu: { adapter?: string; softwareAdapter?: boolean; blas?: string; reason?: string } = {},
+  gpu: {
+    adapter?: string;
+    softwareAdapter?: boolean;
+    blas?: string;
+    deviceLimits?: WebGpuLimits;
+    reason?: string;
+  } = {},
 ): MachineInfo {
   return {
     cpu: cpuModel(),
@@ -54,6 +63,7 @@ export function machineInfo(
     adapter: gpu.adapter ?? null,
     softwareAdapter: gpu.softwareAdapter ?? null,
     blas: gpu.blas ?? null,
+    deviceLimits: gpu.deviceLimits ?? null,
     backendNote: gpu.reason ?? null,
   };
 }
