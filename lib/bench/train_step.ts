@@ -7,13 +7,15 @@ import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts"
 import type { PeftModel } from "../peft/peft_model.ts";
 import type { Adam } from "../train/adam.ts";
 import { segmentationLoss } from "../train/loss.ts";
+import { modelGradients } from "../train/trainable.ts";
 
 /**
  * Forward pass, loss, backward pass and Adam update (with MoSA's masks where the method has
  * them), waiting for the updated values; returns the loss. Every tensor made is freed.
  *
- * @param onPeak called at the step's memory peaks (after the forward pass, with the tape full;
- * with the gradients alive), for sampling.
+ * @param onPeak called at the step's memory peaks (with a tape full: the whole forward pass's,
+ * or each stage's when the gradients are taken stage by stage; with the gradients alive), for
+ * sampling.
  *
  * @example
  * ```ts ignore
@@ -35,14 +37,14 @@ export async function trainStep(
   const masks = model.gradientMasks(step);
   const gradients = new Map<string, Tensor>();
   try {
-    const { value, grads } = tf.variableGrads(
-      () => {
-        const loss = segmentationLoss(model.forward(images), labels);
-        // The tape now holds every activation the backward pass needs.
-        onPeak?.();
-        return loss;
-      },
+    // As the trainer takes it: block by block when the encoder trains, past the frozen encoder
+    // when only the decoder does; onPeak sees each full tape.
+    const { value, grads } = modelGradients(
+      model,
+      images,
+      (logits) => segmentationLoss(logits, labels),
       [...variables.values()],
+      { onTapeFull: onPeak },
     );
     for (const [tfName, gradient] of Object.entries(grads)) {
       gradients.set(nameOf.get(tfName)!, gradient);

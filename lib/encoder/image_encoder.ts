@@ -3,19 +3,18 @@
  *
  * @module
  */
-import { type Tensor4D, tf } from "../backend/tf.ts";
-import { conv3x3, patchConv, pointwiseConv } from "../nn/convolution.ts";
-import { layerNorm } from "../nn/layer_norm.ts";
-import { encoderBlock } from "./block.ts";
+import { type Tensor, type Tensor4D, tf } from "../backend/tf.ts";
 import type { EncoderExtensions } from "./block_hooks.ts";
+import { encoderStages } from "./stages.ts";
 import type { ModelWeights } from "./weights.ts";
-
-const NECK_EPS = 1e-6;
 
 /**
  * Encodes preprocessed images `[B, S, S, 3]` (normalised, padded; channel-last) into image
  * embeddings `[B, S/16, S/16, outChans]` (channel-last; the official layout is its transpose
  * `[B, outChans, S/16, S/16]`).
+ *
+ * Runs the stages of {@link encoderStages} in order (training recomputes the same stages one at
+ * a time), freeing each intermediate as soon as the next stage has it.
  *
  * @param extensions optional PEFT terms per block (see {@link EncoderExtensions}).
  *
@@ -30,36 +29,12 @@ export function encodeImage(
   extensions?: EncoderExtensions,
 ): Tensor4D {
   return tf.tidy(() => {
-    const arch = weights.architecture.encoder;
-    if (images.shape[1] !== arch.imageSize || images.shape[2] !== arch.imageSize) {
-      throw new RangeError(
-        `encodeImage() needs [B, ${arch.imageSize}, ${arch.imageSize}, 3] input, got [${images.shape}]`,
-      );
-    }
-    let x = patchConv(
-      images,
-      weights.get("image_encoder.patch_embed.proj.weight"),
-      weights.get("image_encoder.patch_embed.proj.bias"),
-    );
-    x = tf.add(x, weights.get("image_encoder.pos_embed")) as Tensor4D;
-    for (let block = 0; block < arch.depth; block++) {
+    let x: Tensor = images;
+    for (const stage of encoderStages(weights, extensions)) {
       const input = x;
-      x = encoderBlock(input, weights, block, extensions?.(block, input));
-      input.dispose();
+      x = stage(input);
+      if (input !== images) input.dispose();
     }
-    let neck = pointwiseConv(x, weights.get("image_encoder.neck.0.weight"));
-    neck = layerNorm(
-      neck,
-      weights.get("image_encoder.neck.1.weight"),
-      weights.get("image_encoder.neck.1.bias"),
-      NECK_EPS,
-    ) as Tensor4D;
-    neck = conv3x3(neck, weights.get("image_encoder.neck.2.weight"));
-    return layerNorm(
-      neck,
-      weights.get("image_encoder.neck.3.weight"),
-      weights.get("image_encoder.neck.3.bias"),
-      NECK_EPS,
-    ) as Tensor4D;
+    return x as Tensor4D;
   });
 }

@@ -11,9 +11,11 @@ import { initialSemanticDecoder, semanticArchitecture } from "../decoder/semanti
 import type { BlockExtension, EncoderExtensions } from "../encoder/block_hooks.ts";
 import { encodeImage } from "../encoder/image_encoder.ts";
 import { LayeredWeights } from "../encoder/layered_weights.ts";
+import { encoderStages } from "../encoder/stages.ts";
 import type { ModelWeights } from "../encoder/weights.ts";
 import { type GateTensors, gateValue, initialGate } from "../gate/gate.ts";
 import type { GateRecorder } from "../gate/recorder.ts";
+import type { Stage } from "../train/staged_gradients.ts";
 import type { FrozenSplit } from "../train/trainable.ts";
 import { adapterOutput, type AdapterTensors, initialAdapter } from "./adapter.ts";
 import type { PeftConfig } from "./config.ts";
@@ -298,14 +300,33 @@ export class PeftModel {
    * `decoder`), so that the trainer can encode outside the gradient tape; undefined otherwise.
    */
   frozenSplit(): FrozenSplit | undefined {
-    const encoderTrains = [...this.#variables.keys()].some((name) =>
-      !name.startsWith("mask_decoder.")
-    );
-    if (encoderTrains) return undefined;
+    if (this.#encoderTrains()) return undefined;
     return {
       features: (images) => encodeImage(this.#weights, images, this.extensions()),
       logits: (embeddings) => this.#semanticLogits(embeddings as Tensor4D),
     };
+  }
+
+  /**
+   * `forward` as a chain for staged gradients (lib/train/staged_gradients.ts): the patch
+   * embedding, one stage per encoder block, then neck, decoder and head in one; undefined when
+   * nothing this run trains lives in the encoder (then {@link frozenSplit} is cheaper).
+   *
+   * No gate recorder enters: training runs every stage but the last twice per step, and a
+   * recorder would count those gates twice.
+   */
+  stages(): Stage[] | undefined {
+    if (!this.#encoderTrains()) return undefined;
+    const encoder = encoderStages(this.#weights, this.extensions());
+    const neck = encoder.pop()!;
+    return [
+      ...encoder,
+      (tokens) => tf.tidy(() => this.#semanticLogits(neck(tokens) as Tensor4D)),
+    ];
+  }
+
+  #encoderTrains(): boolean {
+    return [...this.#variables.keys()].some((name) => !name.startsWith("mask_decoder."));
   }
 
   #semanticLogits(embeddings: Tensor4D): Tensor4D {

@@ -1,10 +1,12 @@
 /**
  * What the trainer needs from a model: its trainable variables and a forward pass to class
- * logits. `PeftModel` (lib/peft) and the tests' small decoder-only models implement it.
+ * logits. `PeftModel` (lib/peft) and the tests' small decoder-only models implement it. Also the
+ * one place that chooses how a step's gradients are taken from what the model offers.
  *
  * @module
  */
-import type { Tensor, Tensor4D, Variable } from "../backend/tf.ts";
+import { type Tensor, type Tensor4D, tf, type Variable } from "../backend/tf.ts";
+import { type Stage, stagedGradients } from "./staged_gradients.ts";
 
 /**
  * `forward` cut in two where the gradient stops: a frozen front that no trainable variable
@@ -47,4 +49,70 @@ export interface TrainableModel {
    * the tests' tiny SAM that is 3/4 of the bytes alive when the loss is computed).
    */
   frozenSplit?(): FrozenSplit | undefined;
+  /**
+   * Optional: `forward` as a chain of stages, images `[B, S, S, 3]` -> … -> class logits
+   * `[B, numClasses, S/4, S/4]` (SAM: the patch embedding, one stage per encoder block, then
+   * neck, decoder and head), or undefined when that would not pay (nothing trains before the
+   * last stage). The trainer then keeps one stage's tape at a time and runs every stage but the
+   * last twice (see lib/train/staged_gradients.ts), so each stage must give the same result both
+   * times and record nothing (no gate recorder). Composed, they must give `forward(images)`.
+   */
+  stages?(): Stage[] | undefined;
+}
+
+/** Optional parts of {@link modelGradients}. */
+export interface ModelGradientOptions {
+  /** Called at the memory peaks of the gradient computation (each full tape), for sampling. */
+  onTapeFull?: () => void;
+}
+
+/**
+ * The loss of `model` on `images` and its gradients, keyed like `tf.variableGrads` (by the
+ * variables' tfjs names), taken the cheapest way the model allows: past the frozen front when it
+ * has one (`frozenSplit`), stage by stage when it offers `stages`, else with one tape over the
+ * whole forward pass. The caller disposes `value` and `grads`; nothing else is left.
+ *
+ * @param loss class logits -> scalar loss (e.g. `segmentationLoss` against the labels).
+ *
+ * @example
+ * ```ts ignore
+ * const { value, grads } = modelGradients(model, images, (logits) => segmentationLoss(logits, labels),
+ *   [...model.trainableVariables().values()]);
+ * ```
+ */
+export function modelGradients(
+  model: TrainableModel,
+  images: Tensor4D,
+  loss: (logits: Tensor4D) => tf.Scalar,
+  variables: readonly Variable[],
+  options: ModelGradientOptions = {},
+): { value: tf.Scalar; grads: Record<string, Tensor> } {
+  const split = model.frozenSplit?.();
+  const stages = split ? undefined : model.stages?.();
+  if (stages) {
+    const head = stages.at(-1)!;
+    return stagedGradients(
+      [...stages.slice(0, -1), (x) => tf.tidy(() => loss(head(x) as Tensor4D))],
+      images,
+      variables,
+      { onTapeFull: options.onTapeFull },
+    );
+  }
+  // The frozen front runs before the tape starts: everything tf.variableGrads runs is taped
+  // and its saved activations live until the backward pass, even where no gradient can flow.
+  const features = split?.features(images);
+  try {
+    const forward = split ? () => split.logits(features!) : () => model.forward(images);
+    const { value, grads } = tf.variableGrads(() => {
+      const value = loss(forward());
+      options.onTapeFull?.();
+      return value;
+    }, [...variables]);
+    // tfjs lists a non-trainable variable with a null gradient; it gets none here.
+    const present: Record<string, Tensor> = {};
+    for (const [name, gradient] of Object.entries(grads)) if (gradient) present[name] = gradient;
+    return { value, grads: present };
+  } finally {
+    features?.dispose();
+  }
 }

@@ -17,7 +17,7 @@ import { saveTrainingCheckpoint, type TrainingCheckpoint } from "./checkpoint.ts
 import { type LossWeights, segmentationLoss } from "./loss.ts";
 import { checkSchedule, learningRateAt, type LearningRateSchedule } from "./schedule.ts";
 import { tilesToBatch } from "./tile_batch.ts";
-import type { TrainableModel } from "./trainable.ts";
+import { modelGradients, type TrainableModel } from "./trainable.ts";
 
 /** One line of the training log. */
 export interface TrainLogRecord {
@@ -218,16 +218,13 @@ async function trainStep(
 ): Promise<number> {
   const { images, labels } = tilesToBatch(tiles);
   const masks = model.gradientMasks?.(context.step);
-  let features: tf.Tensor | undefined;
   try {
     if (!labels) throw new TypeError("Training needs labelled tiles (reader built with labels)");
-    // The frozen front runs before the tape starts: everything tf.variableGrads runs is taped
-    // and its saved activations live until the backward pass, even where no gradient can flow.
-    const split = model.frozenSplit?.();
-    features = split?.features(images);
-    const forward = split ? () => split.logits(features!) : () => model.forward(images);
-    const { value, grads } = tf.variableGrads(
-      () => segmentationLoss(forward(), labels, context.loss),
+    // Past a frozen encoder, or block by block when the encoder trains: see modelGradients.
+    const { value, grads } = modelGradients(
+      model,
+      images,
+      (logits) => segmentationLoss(logits, labels, context.loss),
       context.variables,
     );
     const gradients = new Map<string, tf.Tensor>();
@@ -251,12 +248,7 @@ async function trainStep(
     }
     return loss;
   } finally {
-    tf.dispose([
-      images,
-      ...(labels ? [labels] : []),
-      ...(features ? [features] : []),
-      ...(masks ? masks.values() : []),
-    ]);
+    tf.dispose([images, ...(labels ? [labels] : []), ...(masks ? masks.values() : [])]);
   }
 }
 

@@ -1,0 +1,156 @@
+/**
+ * Gradients of a chain of stages with one stage's tape alive at a time (block-wise gradient
+ * checkpointing).
+ *
+ * tfjs keeps every tensor that any op of a taped forward pass saves for its backward pass until
+ * the whole backward pass ends: for SAM's encoder that is every block's activations at once
+ * (about 2.6 GB for vit_b at 256 px, far beyond the wasm heap at 1024 px). Here the forward
+ * pass runs untaped, keeping only each stage's input; the backward pass then walks the stages
+ * from the last to the first, re-running one stage under the tape, taking its gradients and
+ * dropping its tape before the next. The price is one more forward pass of every stage but the
+ * last.
+ *
+ * @module
+ */
+import { type Tensor, tf, type Variable } from "../backend/tf.ts";
+
+/** One link of the chain: its output is the next stage's input, the last one's is the loss. */
+export type Stage = (x: Tensor) => Tensor;
+
+/** What {@link stagedGradients} returns: the same shape as `tf.variableGrads`' result. */
+export interface StagedGradients {
+  /** The loss (the last stage's scalar output); the caller disposes it. */
+  value: tf.Scalar;
+  /**
+   * Per variable (by its tfjs name, as `tf.variableGrads` keys them), the sum of its gradients
+   * over every stage that uses it; variables no stage reaches are absent. The caller disposes
+   * them.
+   */
+  grads: Record<string, Tensor>;
+}
+
+/** Options of {@link stagedGradients}. */
+export interface StagedGradientOptions {
+  /**
+   * Called once per stage while its tape is complete (just before its backward pass): the
+   * moments of highest memory, for sampling.
+   */
+  onTapeFull?: (stage: number) => void;
+}
+
+/**
+ * The loss `stages[n](…stages[1](stages[0](input)))` and its gradients with respect to
+ * `variables`, equal (up to float rounding) to `tf.variableGrads` of the composed function.
+ *
+ * Memory: every stage's input plus one stage's tape, instead of every stage's tape. Time: one
+ * more forward pass of every stage but the last. Each stage must compute the same thing when it
+ * runs twice (no randomness, nothing recorded that would be counted twice) and may use any of
+ * `variables`; a variable used by several stages gets the sum of its gradients. No gradient is
+ * computed for `input` itself.
+ *
+ * Must not be called inside another gradient computation (`tf.grad`, `tf.variableGrads`, …):
+ * tfjs's engine keeps one active tape, which a nested call would replace.
+ *
+ * @example
+ * ```ts ignore
+ * const { value, grads } = stagedGradients(
+ *   [embed, ...blocks, (x) => loss(head(x), labels)],
+ *   images,
+ *   [...model.trainableVariables().values()],
+ * );
+ * ```
+ */
+export function stagedGradients(
+  stages: readonly Stage[],
+  input: Tensor,
+  variables: readonly Variable[],
+  options: StagedGradientOptions = {},
+): StagedGradients {
+  if (stages.length === 0) throw new RangeError("stagedGradients() needs at least one stage");
+  // As tf.variableGrads: only trainable variables get gradients.
+  const trainable = variables.filter((variable) => variable.trainable);
+  if (trainable.length === 0) {
+    throw new RangeError("stagedGradients() needs at least one trainable variable");
+  }
+  const last = stages.length - 1;
+  // inputs[i] is stage i's input; inputs[0] is the caller's.
+  const inputs: Tensor[] = [input];
+  const sums = new Map<Variable, Tensor>();
+  let value: Tensor | undefined;
+  let dy: Tensor | undefined;
+  try {
+    // Forward, untaped: each stage's tidy scope frees its intermediates at once.
+    for (let i = 0; i < last; i++) {
+      const x = inputs[i]!;
+      inputs.push(tf.tidy(() => stages[i]!(x)));
+    }
+    // Backward, one taped stage at a time.
+    for (let i = last; i >= 0; i--) {
+      const x = inputs[i]!;
+      const xs = i > 0 ? [x, ...trainable] : trainable;
+      const result = tf.engine().gradients(
+        () => {
+          const y = stages[i]!(x);
+          options.onTapeFull?.(i);
+          return y;
+        },
+        xs,
+        dy,
+        /* allowNoGradients: a stage may use none of the variables */ true,
+      );
+      if (i === last) {
+        value = result.value;
+        if (value.rank !== 0) {
+          tf.dispose(result.grads.filter((gradient) => gradient !== undefined));
+          throw new RangeError(
+            `stagedGradients(): the last stage must return a scalar, got shape [${value.shape}]`,
+          );
+        }
+      } else result.value.dispose();
+      const grads = result.grads;
+      // The engine hands dy back as a gradient only when the stage returned its input as is.
+      if (dy && !grads.includes(dy)) dy.dispose();
+      dy = undefined;
+      const offset = i > 0 ? 1 : 0;
+      const taken = new Set<Tensor>(i > 0 && grads[0] ? [grads[0]] : []);
+      trainable.forEach((variable, j) => {
+        let gradient = grads[offset + j];
+        if (!gradient) return;
+        // A gradient function may hand one tensor to two inputs; each sum must own its own.
+        if (taken.has(gradient)) gradient = tf.clone(gradient);
+        taken.add(gradient);
+        const previous = sums.get(variable);
+        if (!previous) {
+          sums.set(variable, gradient);
+          return;
+        }
+        sums.set(variable, tf.add(previous, gradient));
+        previous.dispose();
+        gradient.dispose();
+      });
+      if (i > 0) {
+        x.dispose();
+        // No gradient reaches this stage's input: no earlier stage affects the loss.
+        if (!grads[0]) break;
+        dy = grads[0];
+      }
+    }
+    if (sums.size === 0) {
+      throw new Error("stagedGradients(): no variable is connected to the loss");
+    }
+    const named: Record<string, Tensor> = {};
+    for (const [variable, gradient] of sums) named[variable.name] = gradient;
+    sums.clear();
+    const loss = value as tf.Scalar;
+    value = undefined;
+    return { value: loss, grads: named };
+  } finally {
+    // Reached with tensors left only when a stage threw (or the checks above failed).
+    tf.dispose([
+      ...inputs.slice(1).filter((t) => !t.isDisposed),
+      ...sums.values(),
+      ...(value ? [value] : []),
+      ...(dy ? [dy] : []),
+    ]);
+  }
+}
