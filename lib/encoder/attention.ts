@@ -1,13 +1,30 @@
 /**
  * The image encoder's multi-head self-attention with decomposed relative positions.
  *
+ * Three implementations give the same result and gradients; `attentionPathFor` (in
+ * `chunked_attention.ts`) picks one per window size and backend:
+ * - plain: the whole `[N, heads, T, L + T]` logits as a few large tfjs ops. Used below
+ *   `CHUNKED_ATTENTION_MIN_TOKENS` tokens per window (the 14 x 14 windows, and global blocks
+ *   below 512 px), where that tensor is small and few large ops are fastest.
+ * - chunked (`chunked_attention.ts`): tfjs ops over one block of query rows at a time, with a
+ *   recomputing gradient. Used for large windows on cpu and wasm, where the plain path's logits
+ *   (805 MB per vit_b global block at 1024 px) would overflow wasm's 32-bit heap.
+ * - fused (`webgpu_attention.ts`): FlashAttention-style WGSL kernels, O(B·T·d) memory, one
+ *   kernel for forward and two for backward. Used for large windows on webgpu, where the chunked
+ *   path would cost many small dispatches per block and the plain one gigabytes of GPU memory.
+ *
  * @module
  */
 import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
 import { matMul } from "../nn/matmul.ts";
 import { linear } from "../nn/linear.ts";
 import { addRelativePosition } from "./relative_position.ts";
-import { attentionPathFor, chunkedAttention } from "./chunked_attention.ts";
+import {
+  attentionPathFor,
+  chunkedAttention,
+  type ChunkedAttentionInputs,
+} from "./chunked_attention.ts";
+import { fusedAttention } from "./webgpu_attention.ts";
 import type { BlockExtension } from "./block_hooks.ts";
 
 /** The tensors of one attention layer, in PyTorch's layout. */
@@ -68,22 +85,22 @@ export function encoderAttention(
     const prefixValues = prefix && perWindow(prefix.values);
 
     let out: Tensor; // [N, heads, T, hd]
-    const path = attentionPathFor(tokens);
-    if (path.chunked) {
-      // Large windows (global blocks from 512 px on): never hold the [T, T] logits of more than
-      // one block of query rows, in forward or backward.
-      out = chunkedAttention(
-        {
-          query: q,
-          key: k,
-          value: v,
-          relPosH: weights.relPosH,
-          relPosW: weights.relPosW,
-          prefixKeys,
-          prefixValues,
-        },
-        { size: [h, w], queryBlock: path.queryBlock },
-      );
+    const { path, queryBlock } = attentionPathFor(tokens);
+    if (path !== "plain") {
+      // Large windows (global blocks from 512 px on): never hold the [T, T] logits, or at most
+      // one block of query rows of them, in forward or backward.
+      const heads: ChunkedAttentionInputs = {
+        query: q,
+        key: k,
+        value: v,
+        relPosH: weights.relPosH,
+        relPosW: weights.relPosW,
+        prefixKeys,
+        prefixValues,
+      };
+      out = path === "fused"
+        ? fusedAttention(heads, { size: [h, w] })
+        : chunkedAttention(heads, { size: [h, w], queryBlock });
     } else {
       const scaled = tf.mul(q, 1 / Math.sqrt(headDim));
       let logits = matMul(scaled, k, false, true); // [N, heads, T, T]

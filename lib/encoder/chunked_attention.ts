@@ -14,6 +14,10 @@
  * kernel as two additive biases. The kernel returns their gradients (row and column sums of the
  * logits' gradient), and tfjs carries those on to q and to `rel_pos_h` / `rel_pos_w`.
  *
+ * This module also chooses the attention path (see {@link attentionPathFor}): large windows take
+ * this chunked path on cpu and wasm, and on webgpu the fused WGSL kernels of
+ * `webgpu_attention.ts`, which need no `[queryBlock, L + T]` buffers and far fewer dispatches.
+ *
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
@@ -21,9 +25,9 @@ import { matMul } from "../nn/matmul.ts";
 import { relativeBiases } from "./relative_position.ts";
 
 /**
- * Windows with at least this many tokens use the chunked path when the path is `"auto"`: global
- * blocks at 512 px (32 x 32 = 1024 tokens) and above. Below it the whole logits tensor is small
- * and the plain path's few large ops are faster.
+ * Windows with at least this many tokens take a memory-efficient path when the path is `"auto"`
+ * (chunked, or fused on webgpu): global blocks at 512 px (32 x 32 = 1024 tokens) and above. Below
+ * it the whole logits tensor is small and the plain path's few large ops are faster.
  */
 export const CHUNKED_ATTENTION_MIN_TOKENS = 1024;
 
@@ -33,12 +37,19 @@ export const CHUNKED_ATTENTION_MIN_TOKENS = 1024;
  */
 export const DEFAULT_QUERY_BLOCK = 512;
 
-/** Which implementation `encoderAttention` uses. `"auto"` picks by tokens per window. */
-export type AttentionPath = "auto" | "plain" | "chunked";
+/**
+ * Which implementation `encoderAttention` uses: `"plain"` (the whole logits tensor), `"chunked"`
+ * (this module: tfjs ops, one block of query rows at a time), `"fused"` (the WGSL kernels of
+ * `webgpu_attention.ts`, webgpu only), or `"auto"`, which picks by tokens per window and backend.
+ */
+export type AttentionPath = "auto" | "plain" | "chunked" | "fused";
 
 /** The process-wide choice read by `encoderAttention` (see {@link setAttentionPath}). */
 export interface AttentionPathSetting {
-  /** `"auto"` (the default): chunked from {@link CHUNKED_ATTENTION_MIN_TOKENS} tokens on. */
+  /**
+   * `"auto"` (the default): from {@link CHUNKED_ATTENTION_MIN_TOKENS} tokens on, fused on webgpu
+   * and chunked elsewhere; plain below.
+   */
   path: AttentionPath;
   /** Query rows per block on the chunked path. */
   queryBlock: number;
@@ -72,19 +83,25 @@ export function setAttentionPath(next: Partial<AttentionPathSetting>): Attention
 }
 
 /**
- * Whether a window of `tokens` tokens takes the chunked path under the current setting, and with
- * how many query rows per block.
+ * The path a window of `tokens` tokens takes under the current setting on `backend` (by default
+ * the active one), and the query rows per block should it be the chunked path. A forced path is
+ * taken as is: `"fused"` on a backend other than webgpu then fails in `fusedAttention`.
  *
  * @example
  * ```ts
- * attentionPathFor(4096).chunked; // true: a global block at 1024 px
- * attentionPathFor(196).chunked; // false: a 14 x 14 window
+ * attentionPathFor(4096, "wasm").path; // "chunked": a global block at 1024 px
+ * attentionPathFor(4096, "webgpu").path; // "fused"
+ * attentionPathFor(196, "webgpu").path; // "plain": a 14 x 14 window
  * ```
  */
-export function attentionPathFor(tokens: number): { chunked: boolean; queryBlock: number } {
-  const chunked = setting.path === "chunked" ||
-    (setting.path === "auto" && tokens >= CHUNKED_ATTENTION_MIN_TOKENS);
-  return { chunked, queryBlock: setting.queryBlock };
+export function attentionPathFor(
+  tokens: number,
+  backend: string = tf.getBackend(),
+): { path: Exclude<AttentionPath, "auto">; queryBlock: number } {
+  const { queryBlock } = setting;
+  if (setting.path !== "auto") return { path: setting.path, queryBlock };
+  if (tokens < CHUNKED_ATTENTION_MIN_TOKENS) return { path: "plain", queryBlock };
+  return { path: backend === "webgpu" ? "fused" : "chunked", queryBlock };
 }
 
 /** The tensors {@link chunkedAttention} attends with. */

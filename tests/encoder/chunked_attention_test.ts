@@ -150,18 +150,20 @@ Deno.test("chunkedAttention() leaves no tensors behind after forward and backwar
   }
 });
 
-Deno.test("attentionPathFor() chunks from CHUNKED_ATTENTION_MIN_TOKENS tokens on, unless forced", () => {
-  assertEquals(attentionPathFor(CHUNKED_ATTENTION_MIN_TOKENS).chunked, true);
-  assertEquals(attentionPathFor(CHUNKED_ATTENTION_MIN_TOKENS - 1).chunked, false);
+Deno.test("attentionPathFor() chunks from CHUNKED_ATTENTION_MIN_TOKENS tokens on (off webgpu), unless forced", () => {
+  assertEquals(attentionPathFor(CHUNKED_ATTENTION_MIN_TOKENS, "wasm").path, "chunked");
+  assertEquals(attentionPathFor(CHUNKED_ATTENTION_MIN_TOKENS, "cpu").path, "chunked");
+  assertEquals(attentionPathFor(CHUNKED_ATTENTION_MIN_TOKENS - 1, "wasm").path, "plain");
   const previous = setAttentionPath({ path: "chunked", queryBlock: 5 });
   try {
-    assertEquals(attentionPathFor(4), { chunked: true, queryBlock: 5 });
+    assertEquals(attentionPathFor(4, "wasm"), { path: "chunked", queryBlock: 5 });
+    assertEquals(attentionPathFor(4, "webgpu"), { path: "chunked", queryBlock: 5 });
     setAttentionPath({ path: "plain" });
-    assertEquals(attentionPathFor(4096).chunked, false);
+    assertEquals(attentionPathFor(4096, "wasm").path, "plain");
   } finally {
     setAttentionPath(previous);
   }
-  assertEquals(attentionPathFor(256).chunked, false);
+  assertEquals(attentionPathFor(256, "wasm").path, "plain");
 });
 
 /** Runs `f` with the attention path forced, restoring the previous setting afterwards. */
