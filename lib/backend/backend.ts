@@ -13,6 +13,7 @@ import { startThreadedWasm, wasmThreadsFromEnv } from "./wasm_threads.ts";
 import { type Blas, blasRequestFromEnv, openBlas } from "./blas.ts";
 import { installBlasMatMul } from "./blas_matmul.ts";
 import { shareIdentityOnWasm } from "./wasm_identity.ts";
+import { sliceInPlaceOnWasm } from "./wasm_slice.ts";
 
 /** The backends a user can ask for. `auto` picks the fastest one that can train here. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
@@ -159,7 +160,10 @@ async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
   if (!ok || tf.getBackend() !== name) {
     throw new Error(`Cannot start the ${name} backend`);
   }
-  if (name === "wasm") shareIdentityOnWasm();
+  if (name === "wasm") {
+    shareIdentityOnWasm();
+    sliceInPlaceOnWasm();
+  }
 }
 
 /**
