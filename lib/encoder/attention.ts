@@ -68,12 +68,13 @@ export function encoderAttention(
     const q = splitHeads(query, numHeads); // [N, heads, T, hd]
     const k = splitHeads(key, numHeads);
     const v = splitHeads(value, numHeads);
-    // Every window of an image attends to that image's prefixes: repeat them per window.
+    // Every window of an image attends to that image's prefixes: repeat them per window (by
+    // concatenation: tfjs-backend-wasm's Tile runs at about 80 ns per element).
     const perWindow = (p: Tensor3D) => {
       const [batch, length] = p.shape;
       const repeated = windowsPerImage === 1
         ? p
-        : tf.tile(p.expandDims(1), [1, windowsPerImage, 1, 1]).reshape([
+        : tf.concat(new Array<Tensor>(windowsPerImage).fill(p.expandDims(1)), 1).reshape([
           batch * windowsPerImage,
           length,
           width,
@@ -112,11 +113,11 @@ export function encoderAttention(
         [h, w],
       ).reshape([n, numHeads, tokens, tokens]);
       if (prefixKeys && prefixValues) {
-        const prefixLength = prefixKeys.shape[2]!;
         const prefixLogits = matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
-        const probabilities = tf.softmax(tf.concat([prefixLogits, logits], 3));
-        const [toPrefix, toTokens] = tf.split(probabilities, [prefixLength, tokens], 3);
-        out = tf.add(matMul(toPrefix!, prefixValues), matMul(toTokens!, v));
+        const probabilities = tf.softmax(tf.concat([prefixLogits, logits], 3)); // [N, heads, T, L+T]
+        // One product with the values stacked the same way, instead of splitting the
+        // probabilities (a strided copy of the largest tensor here) into two products.
+        out = matMul(probabilities, tf.concat([prefixValues, v], 2));
       } else {
         out = matMul(tf.softmax(logits), v); // [N, heads, T, hd]
       }

@@ -18,7 +18,9 @@ await onBackend("cpu");
 // kernels is tested in tests/backend/blas_matmul_test.ts).
 uninstallBlasMatMul("cpu");
 
-const EPS = 1e-2;
+// Large enough that a step moves the loss well above the float32 encoder's rounding noise (at
+// 1e-2 small gradients such as a gate's bias came out 2% off); the model is smooth at this scale.
+const EPS = 3e-2;
 const RELATIVE = 2e-2;
 
 for (const method of ["mopeft", "vpt"] as const) {
