@@ -52,29 +52,26 @@ function normalCdfValues(x: Float32Array, out: Float32Array): void {
   for (let i = 0; i < x.length; i++) out[i] = 0.5 * (1 + erfApprox(x[i]! * Math.SQRT1_2));
 }
 
-for (const backendName of HOST_BACKENDS) {
-  tf.registerKernel({
-    kernelName: GELU_KERNEL,
-    backendName,
-    kernelFunc: ({ inputs, backend }) => {
-      const { x } = inputs as unknown as { x: TensorInfo };
-      const memory = hostMemory(backendName, backend);
-      const output = memory.allocate(x.shape);
-      geluValues(memory.read(x), output.values());
-      return output.info as ReturnType<tf.KernelFunc>;
-    },
-  });
-  tf.registerKernel({
-    kernelName: NORMAL_CDF_KERNEL,
-    backendName,
-    kernelFunc: ({ inputs, backend }) => {
-      const { x } = inputs as unknown as { x: TensorInfo };
-      const memory = hostMemory(backendName, backend);
-      const output = memory.allocate(x.shape);
-      normalCdfValues(memory.read(x), output.values());
-      return output.info as ReturnType<tf.KernelFunc>;
-    },
-  });
+// Elementwise kernels over float32 memory, one per host backend.
+for (
+  const [kernelName, compute] of [
+    [GELU_KERNEL, geluValues],
+    [NORMAL_CDF_KERNEL, normalCdfValues],
+  ] as const
+) {
+  for (const backendName of HOST_BACKENDS) {
+    tf.registerKernel({
+      kernelName,
+      backendName,
+      kernelFunc: ({ inputs, backend }) => {
+        const { x } = inputs as unknown as { x: TensorInfo };
+        const memory = hostMemory(backendName, backend);
+        const output = memory.allocate(x.shape);
+        compute(memory.read(x), output.values());
+        return output.info as ReturnType<tf.KernelFunc>;
+      },
+    });
+  }
 }
 tf.registerGradient({
   kernelName: GELU_KERNEL,
