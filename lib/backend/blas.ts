@@ -145,7 +145,9 @@ export function openBlas(request: BlasRequest, os: string = Deno.build.os): Blas
     try {
       return { blas: open(request.path) };
     } catch (error) {
-      throw new Error(`MOPEFT_BLAS=${request.path}: ${firstLine(error)}`);
+      // Deno repeats its "Could not open library: " prefix; the loader's own reason follows it.
+      const reason = firstLine(error).replace(/^(Could not open library: )+/, "");
+      throw new Error(`MOPEFT_BLAS=${request.path}: cannot load it: ${reason}`);
     }
   }
   for (const candidate of BLAS_CANDIDATES[os] ?? []) {
