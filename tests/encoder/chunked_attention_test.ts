@@ -1,6 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
 import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../../lib/backend/tf.ts";
-import { matMul } from "../../lib/nn/matmul.ts";
 import { type AttentionWeights, encoderAttention } from "../../lib/encoder/attention.ts";
 import {
   attentionPathFor,
@@ -9,37 +8,16 @@ import {
   type ChunkedAttentionInputs,
   setAttentionPath,
 } from "../../lib/encoder/chunked_attention.ts";
-import { addRelativePosition } from "../../lib/encoder/relative_position.ts";
 import { loadCheckpoint } from "../../lib/encoder/checkpoint.ts";
 import { encodeImage } from "../../lib/encoder/image_encoder.ts";
 import { readSafetensors } from "../../lib/io/safetensors.ts";
 import { assertAllClose, availableBackends, onBackend, take } from "../_backends.ts";
+import { plainAttention } from "./_plain_attention.ts";
 
 const TOLERANCE = 1e-4;
 // A non-square grid (T = 30) so that rows and columns of the relative terms cannot be confused.
 const SIZE: [number, number] = [6, 5];
 const [N, HEADS, HEAD_DIM, PREFIX] = [2, 2, 8, 3];
-
-/** The plain path of `encoderAttention`, on `[N, heads, T, hd]` heads: the reference. */
-function plainAttention(inputs: ChunkedAttentionInputs, size: [number, number]): Tensor {
-  return tf.tidy(() => {
-    const { query, key, value, relPosH, relPosW, prefixKeys, prefixValues } = inputs;
-    const [n, heads, tokens, headDim] = query.shape as [number, number, number, number];
-    const scaled = tf.mul(query, 1 / Math.sqrt(headDim));
-    const logits = addRelativePosition(
-      matMul(scaled, key, false, true).reshape([n * heads, tokens, tokens]),
-      query.reshape([n * heads, tokens, headDim]),
-      relPosH,
-      relPosW,
-      size,
-    ).reshape([n, heads, tokens, tokens]);
-    if (!prefixKeys || !prefixValues) return matMul(tf.softmax(logits), value);
-    const prefixLogits = matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
-    const p = tf.softmax(tf.concat([prefixLogits, logits], 3));
-    const [toPrefix, toTokens] = tf.split(p, [prefixKeys.shape[2]!, tokens], 3);
-    return tf.add(matMul(toPrefix!, prefixValues), matMul(toTokens!, value));
-  });
-}
 
 /** Random heads; `rel_pos_w` has 6 rows instead of 2 * 5 - 1, so it is interpolated. */
 function randomInputs(withPrefix: boolean): ChunkedAttentionInputs {

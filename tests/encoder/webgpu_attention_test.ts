@@ -14,13 +14,13 @@ import {
   type ChunkedAttentionInputs,
   setAttentionPath,
 } from "../../lib/encoder/chunked_attention.ts";
-import { addRelativePosition } from "../../lib/encoder/relative_position.ts";
 import {
   type BiasedAttentionInputs,
   fusedAttention,
   fusedAttentionWithBiases,
 } from "../../lib/encoder/webgpu_attention.ts";
 import { assertAllClose, onBackend, take } from "../_backends.ts";
+import { plainAttention } from "./_plain_attention.ts";
 
 const TOLERANCE = 1e-4;
 const WEBGPU_WANTED = Deno.env.get("MOPEFT_TEST_WEBGPU") !== "0";
@@ -154,27 +154,6 @@ webgpuTest(
     }
   },
 );
-
-/** The plain path of `encoderAttention`, on `[N, heads, T, hd]` heads (as in the chunked test). */
-function plainAttention(inputs: ChunkedAttentionInputs, size: [number, number]): Tensor {
-  return tf.tidy(() => {
-    const { query, key, value, relPosH, relPosW, prefixKeys, prefixValues } = inputs;
-    const [n, heads, tokens, headDim] = query.shape as [number, number, number, number];
-    const scaled = tf.mul(query, 1 / Math.sqrt(headDim));
-    const logits = addRelativePosition(
-      matMul(scaled, key, false, true).reshape([n * heads, tokens, tokens]),
-      query.reshape([n * heads, tokens, headDim]),
-      relPosH,
-      relPosW,
-      size,
-    ).reshape([n, heads, tokens, tokens]);
-    if (!prefixKeys || !prefixValues) return matMul(tf.softmax(logits), value);
-    const prefixLogits = matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
-    const p = tf.softmax(tf.concat([prefixLogits, logits], 3));
-    const [toPrefix, toTokens] = tf.split(p, [prefixKeys.shape[2]!, tokens], 3);
-    return tf.add(matMul(toPrefix!, prefixValues), matMul(toTokens!, value));
-  });
-}
 
 // The chunked test's shapes: a non-square grid (T = 30, no multiple of a tile), rel_pos_w with
 // 6 rows instead of 2 * 5 - 1 so that it is interpolated.
