@@ -1,0 +1,73 @@
+/**
+ * Running one `mopeft` command of a cell as a child process: its stdout collected (the JSON
+ * result), its stderr handed on line by line (the progress) and its last error line kept (the
+ * cell's error). A child process per command keeps each cell's memory apart.
+ *
+ * @module
+ */
+
+/** What a finished child command produced. */
+export interface ChildResult {
+  code: number;
+  stdout: string;
+  /** The command's error line (its last `mopeft: ...` line on stderr), when it failed. */
+  error: string | null;
+  seconds: number;
+}
+
+/**
+ * Runs `program` followed by `args`; `onLine` receives each stderr line as it comes.
+ *
+ * @example
+ * ```ts ignore
+ * const result = await runChild([Deno.execPath(), "run", "-A", "cli.ts"], ["datasets"]);
+ * ```
+ */
+export async function runChild(
+  program: readonly string[],
+  args: readonly string[],
+  onLine?: (line: string) => void,
+): Promise<ChildResult> {
+  const started = performance.now();
+  const child = new Deno.Command(program[0]!, {
+    args: [...program.slice(1), ...args],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const readErr = (async () => {
+    const decoder = new TextDecoder();
+    let pending = "";
+    for await (const chunk of child.stderr) {
+      pending += decoder.decode(chunk, { stream: true });
+      const parts = pending.split(/\r?\n|\r/);
+      pending = parts.pop()!;
+      for (const line of parts) handle(line);
+    }
+    if (pending) handle(pending);
+  })();
+  function handle(line: string): void {
+    const text = line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+    if (!text.trim()) return;
+    lines.push(text);
+    if (lines.length > 50) lines.shift();
+    onLine?.(text);
+  }
+  const stdoutBytes = new Response(child.stdout).arrayBuffer();
+  const [status, out] = await Promise.all([child.status, stdoutBytes, readErr]);
+  const seconds = (performance.now() - started) / 1000;
+  const code = status.signal ? 128 + signalNumber(status.signal) : status.code;
+  let error: string | null = null;
+  if (code !== 0) {
+    const last = [...lines].reverse().find((line) => line.startsWith("mopeft: ")) ??
+      lines.at(-1);
+    error = last?.replace(/^mopeft: /, "") ??
+      `${args[0]} exited with code ${code}${status.signal ? ` (${status.signal})` : ""}`;
+  }
+  return { code, stdout: new TextDecoder().decode(out), error, seconds };
+}
+
+function signalNumber(signal: Deno.Signal): number {
+  return ({ SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal] ?? 1;
+}

@@ -1,0 +1,161 @@
+/**
+ * Cell locks: a file created exclusively (`O_CREAT | O_EXCL`, atomic on local disks and on NFS
+ * v3+), holding the owner's host and process id, so that two processes never run the same cell.
+ * A lock left by a dead process on this host is stale and is taken over; a lock of another host
+ * is never second-guessed (its process cannot be seen from here).
+ *
+ * @module
+ */
+import { hostname } from "node:os";
+
+/** Who holds a lock. */
+export interface LockOwner {
+  host: string;
+  pid: number;
+  /** ISO time the lock was taken. */
+  since: string;
+}
+
+/** A held lock; {@link CellLock.release} removes it. */
+export interface CellLock {
+  path: string;
+  owner: LockOwner;
+  /** True when a stale lock of a dead process was taken over. */
+  tookOver: LockOwner | null;
+  release(): Promise<void>;
+}
+
+/** The lock file of a cell folder. */
+export const LOCK_FILE = "lock";
+
+/** This process as a lock owner. */
+export function currentOwner(): LockOwner {
+  return { host: hostname(), pid: Deno.pid, since: new Date().toISOString() };
+}
+
+/**
+ * Takes the lock at `path`, or returns `null` when a live process (or one on another host) holds
+ * it. A stale lock (same host, process gone) is taken over; the takeover itself is guarded by a
+ * second exclusive file so that two processes cannot both take over the same stale lock.
+ *
+ * @example
+ * ```ts ignore
+ * const lock = await tryLock("out/cells/a/lora/seed-0/lock");
+ * if (lock) try { ... } finally { await lock.release(); }
+ * ```
+ */
+export async function tryLock(path: string): Promise<CellLock | null> {
+  const owner = currentOwner();
+  if (await createExclusive(path, owner)) return heldLock(path, owner, null);
+  const holder = await readLock(path);
+  if (holder ? !(await isStale(holder)) : await recentlyWritten(path)) return null;
+  const guard = `${path}.takeover`;
+  if (!(await createExclusive(guard, owner))) {
+    // Another process is taking it over right now, or died doing so: a dead guard is cleared so
+    // the next attempt can proceed.
+    const guardOwner = await readLock(guard);
+    if (guardOwner && await isStale(guardOwner)) await removeIfPresent(guard);
+    return null;
+  }
+  try {
+    // Still the same stale holder (or none)? Then it is ours to replace.
+    const again = await readLock(path);
+    if (again && !sameOwner(again, holder) && !(await isStale(again))) return null;
+    if (!again && await recentlyWritten(path)) return null;
+    await removeIfPresent(path);
+    if (!(await createExclusive(path, owner))) return null;
+    return heldLock(path, owner, holder);
+  } finally {
+    await removeIfPresent(guard);
+  }
+}
+
+/** Reads a lock file; `null` when there is none (or it is unreadable, e.g. half-written). */
+export async function readLock(path: string): Promise<LockOwner | null> {
+  try {
+    const parsed = JSON.parse(await Deno.readTextFile(path));
+    if (typeof parsed?.host === "string" && Number.isInteger(parsed?.pid)) return parsed;
+    return null;
+  } catch {
+    return null;
+  }
+}
+
+/** True when `owner` ran on this host and its process no longer exists. */
+export async function isStale(owner: LockOwner): Promise<boolean> {
+  if (owner.host !== hostname()) return false;
+  if (owner.pid === Deno.pid) return false;
+  return !(await processAlive(owner.pid));
+}
+
+async function processAlive(pid: number): Promise<boolean> {
+  try {
+    await Deno.stat(`/proc/${pid}`);
+    return true;
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotFound)) return true;
+    // No /proc (macOS, BSD): ask kill(1) whether signal 0 can reach the process.
+    try {
+      await Deno.stat("/proc/self");
+      return false;
+    } catch {
+      const result = await new Deno.Command("kill", {
+        args: ["-0", String(pid)],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      return result.success;
+    }
+  }
+}
+
+/**
+ * An unreadable lock file is normally one being written this instant; only an old one (its writer
+ * died between creating and writing it) is treated as abandoned.
+ */
+async function recentlyWritten(path: string): Promise<boolean> {
+  try {
+    const { mtime } = await Deno.stat(path);
+    return mtime === null || Date.now() - mtime.getTime() < 60_000;
+  } catch {
+    return false;
+  }
+}
+
+function heldLock(path: string, owner: LockOwner, tookOver: LockOwner | null): CellLock {
+  return {
+    path,
+    owner,
+    tookOver,
+    release: async () => {
+      const holder = await readLock(path);
+      if (holder && sameOwner(holder, owner)) await removeIfPresent(path);
+    },
+  };
+}
+
+async function createExclusive(path: string, owner: LockOwner): Promise<boolean> {
+  let file: Deno.FsFile;
+  try {
+    file = await Deno.open(path, { write: true, createNew: true });
+  } catch (error) {
+    if (error instanceof Deno.errors.AlreadyExists) return false;
+    throw error;
+  }
+  try {
+    await file.write(new TextEncoder().encode(JSON.stringify(owner) + "\n"));
+  } finally {
+    file.close();
+  }
+  return true;
+}
+
+function sameOwner(a: LockOwner | null, b: LockOwner | null): boolean {
+  return !!a && !!b && a.host === b.host && a.pid === b.pid && a.since === b.since;
+}
+
+async function removeIfPresent(path: string): Promise<void> {
+  await Deno.remove(path).catch((error) => {
+    if (!(error instanceof Deno.errors.NotFound)) throw error;
+  });
+}
