@@ -46,7 +46,7 @@ export function cellCommands(study: Study, cell: StudyCell, cellFolder: string):
     ...options,
     split: trainSplitOf(options, cell.dataset),
   };
-  if (baseline) for (const key of BASELINE_DROPPED) delete trainOptions[key];
+  if (baseline) { for (const key of BASELINE_DROPPED) delete trainOptions[key]; }
   const data = datasetFlags(cell.dataset);
   const seed = ["--seed", String(cell.seed)];
   const checkpoint = ["--checkpoint", study.checkpoint];

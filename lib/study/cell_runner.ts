@@ -10,12 +10,7 @@ import { writeFileAtomic } from "../io/atomic_write.ts";
 import { countParameters } from "../peft/count.ts";
 import { inspectRunFolder } from "../run/run_folder.ts";
 import { type CellCommands, cellCommands, shellLine } from "./cell_commands.ts";
-import {
-  type CellRecord,
-  type CellStage,
-  readCellRecord,
-  writeCellRecord,
-} from "./cell_record.ts";
+import { type CellRecord, type CellStage, readCellRecord, writeCellRecord } from "./cell_record.ts";
 import { cellDir, type StudyCell } from "./cells.ts";
 import { runChild } from "./child_command.ts";
 import { LOCK_FILE, type LockOwner, readLock, tryLock } from "./lock.ts";
@@ -65,7 +60,9 @@ export async function runCell(cell: StudyCell, context: CellRunContext): Promise
   }
   await Deno.mkdir(folder, { recursive: true });
   const lock = await tryLock(`${folder}/${LOCK_FILE}`);
-  if (!lock) return { kind: "skipped", why: "locked", holder: await readLock(`${folder}/${LOCK_FILE}`) };
+  if (!lock) {
+    return { kind: "skipped", why: "locked", holder: await readLock(`${folder}/${LOCK_FILE}`) };
+  }
   try {
     // Read again under the lock: another process may have finished it meanwhile.
     const previous = await readCellRecord(folder);
@@ -152,7 +149,9 @@ async function runStages(
   for (const [stage, args, file] of outputs) {
     if (!args || record.stages[stage]) continue;
     record.commands[stage] = [...program, ...args];
-    record.commandLines[stage] = `${shellLine([...program, ...args])} > ${shellLine([`${folder}/${file}`])}`;
+    record.commandLines[stage] = `${shellLine([...program, ...args])} > ${
+      shellLine([`${folder}/${file}`])
+    }`;
     await writeCellRecord(folder, record);
     context.onStage?.(stage, false);
     const result = await runChild(program, args, (line) => context.onOutput?.(stage, line));

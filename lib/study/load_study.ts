@@ -36,7 +36,10 @@ export interface LoadedStudy {
  * const { study } = await loadStudy("studies/thesis-table-4.4.json", { root: "/data/MESS" });
  * ```
  */
-export async function loadStudy(path: string, overrides: StudyOverrides = {}): Promise<LoadedStudy> {
+export async function loadStudy(
+  path: string,
+  overrides: StudyOverrides = {},
+): Promise<LoadedStudy> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
@@ -48,7 +51,9 @@ export async function loadStudy(path: string, overrides: StudyOverrides = {}): P
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    throw new StudyFileError(`Cannot read study "${path}": not valid JSON (${(error as Error).message})`);
+    throw new StudyFileError(
+      `Cannot read study "${path}": not valid JSON (${(error as Error).message})`,
+    );
   }
   const study = parseStudy(parsed, path, overrides);
   return { study, ...await checkStudyInputs(study, path) };

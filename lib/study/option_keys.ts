@@ -5,7 +5,7 @@
  * real options, so this table cannot drift from the CLI unnoticed.
  *
  * @module
-*/
+ */
 import { BACKEND_NAMES } from "../backend/backend.ts";
 
 /** How a value is checked. */

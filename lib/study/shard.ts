@@ -64,7 +64,9 @@ export function shardFromEnvironment(
   };
   if (env.SLURM_ARRAY_TASK_ID !== undefined) {
     if (env.SLURM_ARRAY_TASK_COUNT === undefined && shards === undefined) {
-      throw new RangeError("SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor --shards");
+      throw new RangeError(
+        "SLURM_ARRAY_TASK_ID is set but neither SLURM_ARRAY_TASK_COUNT nor --shards",
+      );
     }
     const min = env.SLURM_ARRAY_TASK_MIN !== undefined ? integer("SLURM_ARRAY_TASK_MIN") : 0;
     const shard = {

@@ -274,7 +274,9 @@ function parseDataset(
   }
   const result: StudyDataset = { name: name as string };
   if (dataset !== undefined) {
-    if (!findDataset(dataset)) fail(`${where}: unknown dataset id "${dataset}" (known: ${known()})`);
+    if (!findDataset(dataset)) {
+      fail(`${where}: unknown dataset id "${dataset}" (known: ${known()})`);
+    }
     result.dataset = dataset;
     result.root = needRoot(dataset);
   } else {
