@@ -20,6 +20,7 @@ import { registerMergeScores } from "./cli/merge_scores.ts";
 import { registerDatasets } from "./cli/datasets.ts";
 import { registerConvert } from "./cli/convert.ts";
 import { registerBench } from "./cli/bench.ts";
+import { registerStudy } from "./cli/study.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -55,6 +56,7 @@ const commands: Array<(program: Command) => void> = [
   registerDatasets,
   registerConvert,
   registerBench,
+  registerStudy,
 ];
 
 /** Runs the command line with `args` and returns the exit code. */

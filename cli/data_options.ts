@@ -6,8 +6,10 @@
 import type { Command } from "commander";
 import { resolveDataset } from "../lib/data/resolve.ts";
 import { type DatasetSplit, loadSplit } from "../lib/data/split.ts";
+import { verifySplit } from "../lib/data/verify_split.ts";
 import { log } from "./io.ts";
 import { openFraction } from "./options.ts";
+import { createProgress } from "./progress.ts";
 
 /** The data options as commander parses them. */
 export interface DataOptions {
@@ -59,4 +61,27 @@ export async function loadDataSplit(
       ? { fraction: options.holdout, seed: holdout.seed, part: holdout.part }
       : undefined,
   });
+}
+
+/**
+ * Decodes every image and label of `split` before any work starts (a corrupt file is a one-line
+ * error naming it, or under `--skip-bad` a logged skip), with progress on stderr.
+ */
+export async function checkDataSplit(
+  split: DatasetSplit,
+  options: DataOptions & { quiet?: boolean },
+): Promise<DatasetSplit> {
+  const progress = createProgress({
+    label: "check files",
+    total: split.pairs.length,
+    unit: "image",
+    quiet: options.quiet,
+  });
+  const checked = await verifySplit(split, {
+    skipBad: options.skipBad,
+    onSkip: (skipped) => log(`mopeft: skipped ${skipped.path}: ${skipped.reason}`),
+    onChecked: (done) => progress.update(done),
+  });
+  progress.done();
+  return checked;
 }

@@ -22,7 +22,7 @@ import {
 import { loadTrainingCheckpoint } from "../lib/train/checkpoint.ts";
 import { train, type TrainLogRecord } from "../lib/train/trainer.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
-import { addDataOptions, type DataOptions, loadDataSplit } from "./data_options.ts";
+import { addDataOptions, checkDataSplit, type DataOptions, loadDataSplit } from "./data_options.ts";
 import { Interrupted, log, printJson, setQuiet, UsageError } from "./io.ts";
 import {
   applyConfigFile,
@@ -141,15 +141,18 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
 
   const choice = await startBackend(options);
   // Everything that can fail on bad input happens before the run folder is touched.
-  const trainSplit = await loadDataSplit(options, options.split ?? "train", {
+  let trainSplit = await loadDataSplit(options, options.split ?? "train", {
     part: "train",
     seed,
   });
-  const validationSplit = options.valSplit
+  let validationSplit = options.valSplit
     ? await loadDataSplit({ ...options, holdout: undefined }, options.valSplit)
     : options.holdout !== undefined && options.valEvery
     ? await loadDataSplit(options, options.split ?? "train", { part: "heldOut", seed })
     : undefined;
+  // Every file decoded once now, so that a corrupt one fails here and not hours into the run.
+  trainSplit = await checkDataSplit(trainSplit, options);
+  if (validationSplit) validationSplit = await checkDataSplit(validationSplit, options);
   const base = await loadBaseCheckpoint(options.checkpoint);
   if (resumed && resumed.baseCheckpointSha256 !== base.fingerprint.sha256) {
     throw new Error(

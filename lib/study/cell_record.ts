@@ -37,7 +37,10 @@ export interface CellRecord {
   /** The failing command's one-line error. */
   error?: string;
   failedStage?: CellStage;
-  /** Identifies the cell's settings: a finished cell is rerun when they change (`--force`). */
+  /**
+   * SHA-256 of the cell's command lines: a finished cell is redone when they change (a study
+   * rerun with `--force` after an edit).
+   */
   settings: string;
   started: string;
   finished?: string;

@@ -53,7 +53,7 @@ export type CellOutcome =
 export async function runCell(cell: StudyCell, context: CellRunContext): Promise<CellOutcome> {
   const folder = cellDir(context.outDir, cell);
   const commands = cellCommands(context.study, cell, folder);
-  const settings = JSON.stringify(commands);
+  const settings = await sha256Hex(JSON.stringify(commands));
   const before = await readCellRecord(folder);
   if (before?.status === "done" && before.settings === settings) {
     return { kind: "skipped", why: "done" };
@@ -171,6 +171,11 @@ async function runStages(
   record.finished = new Date().toISOString();
   await writeCellRecord(folder, record);
   return { kind: "done", record };
+}
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
 function stagesFrom(stage: CellStage): CellStage[] {
