@@ -109,3 +109,29 @@ export {
   parseScoreReport,
   type ScoreReport,
 } from "./lib/metrics/report.ts";
+
+// Studies: grids of experiments (datasets x methods x seeds), resumable and shardable.
+export { verifySplit } from "./lib/data/verify_split.ts";
+export {
+  BASELINE,
+  parseStudy,
+  peftConfigOf,
+  type Study,
+  type StudyDataset,
+  StudyFileError,
+  type StudyMethod,
+} from "./lib/study/study_file.ts";
+export { type LoadedStudy, loadStudy } from "./lib/study/load_study.ts";
+export { cellDir, cellId, type StudyCell, studyCells } from "./lib/study/cells.ts";
+export { type CellCommands, cellCommands, shellLine } from "./lib/study/cell_commands.ts";
+export { type Shard, shardCells, shardFromEnvironment } from "./lib/study/shard.ts";
+export { type CellLock, readLock, tryLock } from "./lib/study/lock.ts";
+export { type CellRecord, readCellRecord } from "./lib/study/cell_record.ts";
+export { type CellOutcome, runCell } from "./lib/study/cell_runner.ts";
+export { runStudy, type StudyRunSummary } from "./lib/study/run_study.ts";
+export { readStudyFolder } from "./lib/study/study_folder.ts";
+export { type StudyStatus, studyStatus } from "./lib/study/status.ts";
+export { type StudyReport, studyReport } from "./lib/study/report.ts";
+export { reportCsv, reportMarkdown } from "./lib/study/report_format.ts";
+export { resultsSvg } from "./lib/study/results_svg.ts";
+export { THESIS_EFFICIENCY, THESIS_RESULT_TABLES } from "./lib/study/thesis_tables.ts";
