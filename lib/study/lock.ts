@@ -1,8 +1,10 @@
 /**
  * Cell locks: a file created exclusively (`O_CREAT | O_EXCL`, atomic on local disks and on NFS
  * v3+), holding the owner's host and process id, so that two processes never run the same cell.
- * A lock left by a dead process on this host is stale and is taken over; a lock of another host
- * is never second-guessed (its process cannot be seen from here).
+ * A lock is stale, and is taken over, when its process on this host is gone, or when its holder
+ * (anywhere) has not refreshed it for {@link LOCK_STALE_MS}: holders touch their lock every
+ * {@link LOCK_REFRESH_MS}, so that a job killed on another node (a preempted Slurm task, a
+ * deleted pod) does not hold its cell forever.
  *
  * @module
  */
@@ -28,6 +30,12 @@ export interface CellLock {
 /** The lock file of a cell folder. */
 export const LOCK_FILE = "lock";
 
+/** How often a holder touches its lock. */
+export const LOCK_REFRESH_MS = 30_000;
+
+/** A lock untouched for this long is abandoned, whoever held it. */
+export const LOCK_STALE_MS = 10 * 60_000;
+
 /** This process as a lock owner. */
 export function currentOwner(): LockOwner {
   return { host: hostname(), pid: Deno.pid, since: new Date().toISOString() };
@@ -48,19 +56,19 @@ export async function tryLock(path: string): Promise<CellLock | null> {
   const owner = currentOwner();
   if (await createExclusive(path, owner)) return heldLock(path, owner, null);
   const holder = await readLock(path);
-  if (holder ? !(await isStale(holder)) : await recentlyWritten(path)) return null;
+  if (holder ? !(await isStale(holder, path)) : await recentlyWritten(path)) return null;
   const guard = `${path}.takeover`;
   if (!(await createExclusive(guard, owner))) {
     // Another process is taking it over right now, or died doing so: a dead guard is cleared so
     // the next attempt can proceed.
     const guardOwner = await readLock(guard);
-    if (guardOwner && await isStale(guardOwner)) await removeIfPresent(guard);
+    if (guardOwner && await isStale(guardOwner, guard)) await removeIfPresent(guard);
     return null;
   }
   try {
     // Still the same stale holder (or none)? Then it is ours to replace.
     const again = await readLock(path);
-    if (again && !sameOwner(again, holder) && !(await isStale(again))) return null;
+    if (again && !sameOwner(again, holder) && !(await isStale(again, path))) return null;
     if (!again && await recentlyWritten(path)) return null;
     await removeIfPresent(path);
     if (!(await createExclusive(path, owner))) return null;
@@ -81,8 +89,17 @@ export async function readLock(path: string): Promise<LockOwner | null> {
   }
 }
 
-/** True when `owner` ran on this host and its process no longer exists. */
-export async function isStale(owner: LockOwner): Promise<boolean> {
+/**
+ * True when the lock at `path` held by `owner` is abandoned: its process ran on this host and no
+ * longer exists, or the lock has not been refreshed for {@link LOCK_STALE_MS}.
+ */
+export async function isStale(owner: LockOwner, path: string): Promise<boolean> {
+  try {
+    const { mtime } = await Deno.stat(path);
+    if (mtime && Date.now() - mtime.getTime() > LOCK_STALE_MS) return true;
+  } catch {
+    return true;
+  }
   if (owner.host !== hostname()) return false;
   if (owner.pid === Deno.pid) return false;
   return !(await processAlive(owner.pid));
@@ -123,11 +140,16 @@ async function recentlyWritten(path: string): Promise<boolean> {
 }
 
 function heldLock(path: string, owner: LockOwner, tookOver: LockOwner | null): CellLock {
+  const refresh = setInterval(() => {
+    const now = new Date();
+    Deno.utime(path, now, now).catch(() => {});
+  }, LOCK_REFRESH_MS);
   return {
     path,
     owner,
     tookOver,
     release: async () => {
+      clearInterval(refresh);
       const holder = await readLock(path);
       if (holder && sameOwner(holder, owner)) await removeIfPresent(path);
     },

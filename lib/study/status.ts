@@ -76,8 +76,9 @@ export async function cellState(
   holder?: { host: string; pid: number; since: string };
 }> {
   const folder = cellDir(outDir, cell);
-  const holder = await readLock(`${folder}/${LOCK_FILE}`);
-  if (holder && !(await isStale(holder))) return { state: "running", holder };
+  const lockPath = `${folder}/${LOCK_FILE}`;
+  const holder = await readLock(lockPath);
+  if (holder && !(await isStale(holder, lockPath))) return { state: "running", holder };
   const record = await readCellRecord(folder);
   if (record?.status === "done") return { state: "done" };
   if (record?.status === "failed") {

@@ -1,6 +1,6 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { hostname } from "node:os";
-import { readLock, tryLock } from "../../lib/study/lock.ts";
+import { LOCK_STALE_MS, readLock, tryLock } from "../../lib/study/lock.ts";
 
 Deno.test("a cell lock is exclusive and released", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mopeft_lock_" });
@@ -14,7 +14,9 @@ Deno.test("a cell lock is exclusive and released", async () => {
   assertEquals(await readLock(path), null);
   // Many at once: exactly one wins.
   const racers = await Promise.all(Array.from({ length: 8 }, () => tryLock(path)));
-  assertEquals(racers.filter((lock) => lock !== null).length, 1);
+  const winners = racers.filter((lock) => lock !== null);
+  assertEquals(winners.length, 1);
+  await winners[0]!.release();
   await Deno.remove(dir, { recursive: true });
 });
 
@@ -37,6 +39,13 @@ Deno.test("a dead local process's lock is taken over; another host's is left alo
   await Deno.writeTextFile(path, JSON.stringify(remote));
   assertEquals(await tryLock(path), null);
   assertEquals(await readLock(path), remote);
+  // ...until its holder has not refreshed it for LOCK_STALE_MS (a job killed on another node).
+  const old = new Date(Date.now() - LOCK_STALE_MS - 1000);
+  await Deno.utime(path, old, old);
+  const takeover = await tryLock(path);
+  ok(takeover);
+  assertEquals(takeover.tookOver, remote);
+  await takeover.release();
 
   // A live local process (this test's sleeping child) keeps its lock.
   const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
