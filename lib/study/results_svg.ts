@@ -24,8 +24,8 @@ const GRID = "#e3e3e3";
 const PLOT_TOP = 70;
 const PLOT_HEIGHT = 260;
 const LEFT = 64;
-const BAR = 14;
 const GROUP_GAP = 26;
+const LEGEND_ENTRY = 130;
 
 /**
  * Draws `table` as a standalone SVG.
@@ -38,10 +38,13 @@ const GROUP_GAP = 26;
 export function resultsSvg(table: ResultsTable, options: { title?: string } = {}): string {
   const rows = table.groups.flatMap((g) => g.rows);
   const methods = table.methods;
+  // Wide bars for a small table, narrow ones so that a 22-dataset table stays readable.
+  const BAR = rows.length * methods.length <= 24 ? 24 : 14;
   const groupWidth = methods.length * BAR + GROUP_GAP;
-  const width = Math.max(480, LEFT + rows.length * groupWidth + 24);
-  const legendRows = Math.ceil(methods.length / 6);
-  const height = PLOT_TOP + PLOT_HEIGHT + 90 + legendRows * 18;
+  const width = Math.max(460, LEFT + rows.length * groupWidth + 24);
+  const perLegendRow = Math.max(1, Math.floor((width - LEFT - 16) / LEGEND_ENTRY));
+  const legendRows = Math.ceil(methods.length / perLegendRow);
+  const height = PLOT_TOP + PLOT_HEIGHT + 58 + legendRows * 18;
   const max = niceMax(
     Math.max(0, ...rows.flatMap((r) => r.values.map((v) => (v ? v.mean + (v.std ?? 0) : 0)))),
   );
@@ -57,7 +60,7 @@ export function resultsSvg(table: ResultsTable, options: { title?: string } = {}
     }</text>`,
   );
   out.push(
-    `<text x="${LEFT}" y="50" font-size="12" fill="#555555">mIoU (%), mean over seeds; whiskers: ± one standard deviation</text>`,
+    `<text x="${LEFT}" y="50" font-size="12" fill="#555555">mIoU (%), mean over seeds, whiskers ± one standard deviation</text>`,
   );
   for (let tick = 0; tick <= 4; tick++) {
     const value = (max * tick) / 4;
@@ -106,8 +109,8 @@ export function resultsSvg(table: ResultsTable, options: { title?: string } = {}
   );
   const legendTop = PLOT_TOP + PLOT_HEIGHT + 44;
   for (const [m, method] of methods.entries()) {
-    const lx = LEFT + (m % 6) * 130;
-    const ly = legendTop + Math.floor(m / 6) * 18;
+    const lx = LEFT + (m % perLegendRow) * LEGEND_ENTRY;
+    const ly = legendTop + Math.floor(m / perLegendRow) * 18;
     out.push(
       `<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${COLORS[m % COLORS.length]}"/>`,
       `<text x="${lx + 17}" y="${ly}" font-size="12" fill="${TEXT}">${escape(method)}</text>`,
