@@ -150,9 +150,6 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     : options.holdout !== undefined && options.valEvery
     ? await loadDataSplit(options, options.split ?? "train", { part: "heldOut", seed })
     : undefined;
-  // Every file decoded once now, so that a corrupt one fails here and not hours into the run.
-  trainSplit = await checkDataSplit(trainSplit, options);
-  if (validationSplit) validationSplit = await checkDataSplit(validationSplit, options);
   const base = await loadBaseCheckpoint(options.checkpoint);
   if (resumed && resumed.baseCheckpointSha256 !== base.fingerprint.sha256) {
     throw new Error(
@@ -161,6 +158,9 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       }… but "${options.checkpoint}" has ${base.fingerprint.sha256.slice(0, 12)}…`,
     );
   }
+  // Every file decoded once now, so that a corrupt one fails here and not hours into the run.
+  trainSplit = await checkDataSplit(trainSplit, options);
+  if (validationSplit) validationSplit = await checkDataSplit(validationSplit, options);
   const classNames = [...trainSplit.dataset.classNames];
   const imageSize = base.weights.architecture.encoder.imageSize;
   const model = PeftModel.create(base.weights, peftConfig, { numClasses: classNames.length, seed });
