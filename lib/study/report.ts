@@ -93,6 +93,12 @@ export interface CompareTable {
     /** Per column, per matching method: the study's mean mIoU. */
     ours: Array<Array<number | null>>;
   }>;
+  /**
+   * Table 4.5 only: what the times are relative to. The thesis's are relative to full
+   * fine-tuning; when the study's reference is `decoder` they are rescaled to the thesis's decoder
+   * row (its T_train 38%, T_inference 100%) so that both sides mean the same.
+   */
+  relativeTo?: "full" | "decoder" | null;
   /** Table 4.5 only: per thesis row, the thesis's percentages and the study's. */
   efficiency?: Array<{
     label: string;
@@ -285,24 +291,37 @@ export function matchingMethods(study: Study, match: ThesisMatch): string[] {
   }).map((method) => method.name);
 }
 
-function compareTable(
+/** A thesis table (`--compare` name) beside the study's results and efficiency. */
+export function compareTable(
   study: Study,
   results: ResultsTable,
   efficiency: EfficiencyTable,
   id: string,
 ): CompareTable {
   if (id === THESIS_EFFICIENCY.id) {
+    const referenceRuns = efficiency.rows.find((r) => r.method === efficiency.reference)?.runs;
+    const relativeTo = referenceRuns === "full" || referenceRuns === "decoder"
+      ? referenceRuns
+      : null;
+    const thesisReference = THESIS_EFFICIENCY.rows.find((r) => r.match.method === relativeTo);
+    const rescale = (value: number, of: number) =>
+      relativeTo === "decoder" ? (100 * value) / of : value;
     return {
       id,
       title: THESIS_EFFICIENCY.title,
       columns: [],
       rows: [],
+      relativeTo,
       efficiency: THESIS_EFFICIENCY.rows.map((row) => {
         const methods = matchingMethods(study, row.match);
         return {
           label: row.label,
           methods,
-          thesis: { params: row.params, train: row.train, inference: row.inference },
+          thesis: {
+            params: row.params,
+            train: rescale(row.train, thesisReference?.train ?? 100),
+            inference: rescale(row.inference, thesisReference?.inference ?? 100),
+          },
           ours: methods.map((name) => {
             const mine = efficiency.rows.find((r) => r.method === name)!;
             return {

@@ -103,15 +103,16 @@ export function efficiencyMarkdown(table: EfficiencyTable): string {
 /** The comparison with a thesis table as Markdown. */
 export function compareMarkdown(table: CompareTable): string {
   if (table.efficiency) {
+    const of = table.relativeTo ? ` (% of ${table.relativeTo})` : "";
     const header = [
       "Thesis row",
       "ours",
       "Params (thesis)",
       "PEFT % (ours)",
-      "T_train (thesis)",
-      "T_train (ours)",
-      "T_inference (thesis)",
-      "T_inference (ours)",
+      `T_train${of}, thesis`,
+      `T_train${of}, ours`,
+      `T_inference${of}, thesis`,
+      `T_inference${of}, ours`,
     ];
     const lines = [row(header), row(header.map((_, i) => i < 2 ? "---" : "---:"))];
     for (const r of table.efficiency) {
@@ -121,13 +122,20 @@ export function compareMarkdown(table: CompareTable): string {
         r.methods.join(", ") || "—",
         r.thesis.params === null ? "-" : `${r.thesis.params}%`,
         ours ? formatNumber(ours.peftPercent) : "—",
-        `${r.thesis.train}%`,
+        `${formatNumber(r.thesis.train, 0)}%`,
         ours ? formatNumber(ours.trainPercent, 0) : "—",
-        `${r.thesis.inference}%`,
+        `${formatNumber(r.thesis.inference, 0)}%`,
         ours ? formatNumber(ours.inferencePercent, 0) : "—",
       ]));
     }
-    return lines.join("\n");
+    const note = table.relativeTo === "decoder"
+      ? "\n\nThe thesis's times are relative to full fine-tuning; here both sides are rescaled to " +
+        "decoder fine-tuning (the thesis's decoder row: T_train 38%, T_inference 100%), which this " +
+        "study has and full fine-tuning it has not."
+      : table.relativeTo === null
+      ? "\n\nThis study has neither full nor decoder fine-tuning: its times are not relative to anything."
+      : "";
+    return lines.join("\n") + note;
   }
   if (table.rows.length === 0) {
     return `No dataset of this study is in ${table.id.replace("thesis-", "Table ")}.`;

@@ -1,5 +1,6 @@
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import {
+  compareTable,
   efficiencyTable,
   matchingMethods,
   type ReportCell,
@@ -161,4 +162,19 @@ Deno.test("CSV: one row per dataset with a mean and a std column per method", ()
   );
   assertEquals(csv[1], "Medical Sciences,kvasir_instrument,42,2.8284,51,1.4142,51,1.4142,30,");
   assertEquals(seedSummary([]), null);
+});
+
+Deno.test("Table 4.5 is rescaled to decoder fine-tuning when the study has no full", () => {
+  const table = compareTable(
+    study,
+    resultsTable(study, cells),
+    efficiencyTable(study, cells),
+    "thesis-4.5",
+  );
+  assertEquals(table.relativeTo, "decoder");
+  const mopeft = table.efficiency!.find((r) => r.label === "MoPEFT")!;
+  assertEquals(mopeft.methods, ["r4", "mopeft", "r16"]);
+  assertEquals(mopeft.thesis, { params: 1.47, train: (100 * 63) / 38, inference: 124 });
+  assertEquals(mopeft.ours[2], { peftPercent: 0.1, trainPercent: 400, inferencePercent: 150 });
+  assertEquals(table.efficiency!.find((r) => r.label === "Full fine-tuning")!.methods, []);
 });
