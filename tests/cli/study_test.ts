@@ -133,6 +133,22 @@ Deno.test("two shards run the study between them; a rerun trains nothing; the re
   ok(!rerun.stderr.includes("  train"), rerun.stderr);
   assertEquals((await Deno.stat(weights)).mtime!.getTime(), before);
 
+  // A scheduler's environment picks the shard: Slurm's array variables, or a Kubernetes Indexed
+  // Job's index with --shards.
+  const slurm = json(
+    await runCli(["study", "run", mainStudy, "--out", mainOut, "--quiet"], {
+      SLURM_ARRAY_TASK_ID: "1",
+      SLURM_ARRAY_TASK_COUNT: "2",
+    }),
+  );
+  assertEquals([slurm.shard, slurm.alreadyDone], ["1/2", cellIds.filter((_, i) => i % 2 === 1)]);
+  const indexed = json(
+    await runCli(["study", "run", mainStudy, "--out", mainOut, "--shards", "3", "--quiet"], {
+      JOB_COMPLETION_INDEX: "2",
+    }),
+  );
+  assertEquals([indexed.shard, indexed.alreadyDone], ["2/3", [cellIds[2], cellIds[5]]]);
+
   // The report's cells hold each eval.json's scores exactly.
   const report = json(
     await runCli(["study", "report", mainOut, "--format", "json", "--svg", `${work}/bars.svg`]),
