@@ -63,11 +63,15 @@ export async function runChild(
   const seconds = (performance.now() - started) / 1000;
   const code = status.signal ? 128 + signalNumber(status.signal) : status.code;
   let error: string | null = null;
-  if (code !== 0) {
+  if (status.signal) {
+    // Its last words are progress, not a reason: say what happened instead.
+    const why = status.signal === "SIGKILL" ? " (out of memory, or killed by hand)" : "";
+    error = `${args[0]} was killed by ${status.signal}${why}`;
+  } else if (code !== 0) {
+    // A failing mopeft command's last line is its one-line error.
     const last = [...lines].reverse().find((line) => line.startsWith("mopeft: ")) ??
       lines.at(-1);
-    error = last?.replace(/^mopeft: /, "") ??
-      `${args[0]} exited with code ${code}${status.signal ? ` (${status.signal})` : ""}`;
+    error = last?.replace(/^mopeft: /, "") ?? `${args[0]} exited with code ${code}`;
   }
   return { code, stdout: new TextDecoder().decode(out), error, seconds };
 }
