@@ -52,9 +52,13 @@ export function checkShard(shard: Shard): void {
  * ```
  */
 export function shardFromEnvironment(
-  env: Readonly<Record<string, string | undefined>>,
+  environment: Readonly<Record<string, string | undefined>>,
   shards?: number,
 ): Shard | undefined {
+  // An empty variable counts as unset (`SLURM_ARRAY_TASK_ID= mopeft study run ...`).
+  const env = Object.fromEntries(
+    Object.entries(environment).filter(([, value]) => value !== undefined && value !== ""),
+  );
   const integer = (name: string): number => {
     const text = env[name]!;
     if (!/^\d+$/.test(text.trim())) {

@@ -25,6 +25,12 @@ async function writeStudy(name: string, study: Record<string, unknown>): Promise
   return path;
 }
 
+/** Runs `mopeft study ...` with no scheduler's shard variables (should the tests run inside one). */
+function runStudyCli(args: string[], env: Record<string, string> = {}): Promise<CliResult> {
+  return runCli(args, { ...NO_SCHEDULER, ...env });
+}
+const NO_SCHEDULER = { SLURM_ARRAY_TASK_ID: "", JOB_COMPLETION_INDEX: "" };
+
 function json(result: CliResult): Record<string, unknown> {
   try {
     return JSON.parse(result.stdout);
@@ -39,6 +45,7 @@ function spawnStudy(args: string[]): Deno.ChildProcess {
     cwd: repoRoot,
     stdout: "piped",
     stderr: "piped",
+    env: NO_SCHEDULER,
   }).spawn();
 }
 
@@ -66,7 +73,7 @@ const cellIds = ["synthetic", "synthetic-small"].flatMap((d) =>
 );
 
 Deno.test("study plan lists every cell of a fresh study, one command line each", async () => {
-  const result = await runCli(["study", "plan", mainStudy, "--out", `${work}/plan-only`]);
+  const result = await runStudyCli(["study", "plan", mainStudy, "--out", `${work}/plan-only`]);
   assertEquals(result.code, 0, result.stderr);
   const lines = result.stdout.trim().split("\n");
   assertEquals(lines.map((line) => line.split(" --cell ")[1]), cellIds);
@@ -125,7 +132,7 @@ Deno.test("two shards run the study between them; a rerun trains nothing; the re
   // A rerun finds everything done: it trains nothing and touches no file.
   const weights = `${mainOut}/cells/synthetic/lora/seed-0/run/peft.safetensors`;
   const before = (await Deno.stat(weights)).mtime!.getTime();
-  const rerun = await runCli(["study", "run", mainStudy, "--out", mainOut]);
+  const rerun = await runStudyCli(["study", "run", mainStudy, "--out", mainOut]);
   assertEquals(rerun.code, 0, rerun.stderr);
   const summary = json(rerun) as { done: string[]; alreadyDone: string[] };
   assertEquals(summary.done, []);
@@ -136,14 +143,14 @@ Deno.test("two shards run the study between them; a rerun trains nothing; the re
   // A scheduler's environment picks the shard: Slurm's array variables, or a Kubernetes Indexed
   // Job's index with --shards.
   const slurm = json(
-    await runCli(["study", "run", mainStudy, "--out", mainOut, "--quiet"], {
+    await runStudyCli(["study", "run", mainStudy, "--out", mainOut, "--quiet"], {
       SLURM_ARRAY_TASK_ID: "1",
       SLURM_ARRAY_TASK_COUNT: "2",
     }),
   );
   assertEquals([slurm.shard, slurm.alreadyDone], ["1/2", cellIds.filter((_, i) => i % 2 === 1)]);
   const indexed = json(
-    await runCli(["study", "run", mainStudy, "--out", mainOut, "--shards", "3", "--quiet"], {
+    await runStudyCli(["study", "run", mainStudy, "--out", mainOut, "--shards", "3", "--quiet"], {
       JOB_COMPLETION_INDEX: "2",
     }),
   );
@@ -151,7 +158,15 @@ Deno.test("two shards run the study between them; a rerun trains nothing; the re
 
   // The report's cells hold each eval.json's scores exactly.
   const report = json(
-    await runCli(["study", "report", mainOut, "--format", "json", "--svg", `${work}/bars.svg`]),
+    await runStudyCli([
+      "study",
+      "report",
+      mainOut,
+      "--format",
+      "json",
+      "--svg",
+      `${work}/bars.svg`,
+    ]),
   );
   const cells = report.cells as Array<Record<string, unknown>>;
   assertEquals(cells.map((c) => `${c.dataset}/${c.method}/seed-${c.seed}`), cellIds);
@@ -183,25 +198,35 @@ Deno.test("two shards run the study between them; a rerun trains nothing; the re
   assertEquals(row.best, cells.slice(0, 3).flatMap((c, i) => c.miou === best ? [i] : []));
   ok((await Deno.readTextFile(`${work}/bars.svg`)).startsWith("<svg"));
 
-  const markdown = await runCli(["study", "report", mainOut]);
+  const markdown = await runStudyCli(["study", "report", mainOut]);
   assertEquals(markdown.code, 0);
   ok(
     markdown.stdout.includes("| Domain | Dataset | baseline | lora | mopeft-r4 |"),
     markdown.stdout,
   );
-  const csv = await runCli(["study", "report", mainOut, "--format", "csv"]);
+  const csv = await runStudyCli(["study", "report", mainOut, "--format", "csv"]);
   assertEquals(
     csv.stdout.split("\n")[0],
     "domain,dataset,baseline,baseline std,lora,lora std,mopeft-r4,mopeft-r4 std",
   );
 
-  const status = json(await runCli(["study", "status", mainOut]));
+  const status = json(await runStudyCli(["study", "status", mainOut]));
   assertEquals([status.total, status.done, status.failed, status.pending], [6, 6, 0, 0]);
-  const plan = await runCli(["study", "plan", mainStudy, "--out", mainOut]);
+  const plan = await runStudyCli(["study", "plan", mainStudy, "--out", mainOut]);
   assertEquals(plan.stdout, "");
 });
 
-Deno.test("a killed study resumes: the stale lock is taken over and training continues", async () => {
+// setsid (util-linux) puts the study and its children in one process group to kill together.
+const hasSetsid = await new Deno.Command("sh", {
+  args: ["-c", "command -v setsid"],
+  stdout: "null",
+})
+  .output().then((r) => r.success, () => false);
+
+Deno.test({
+  name: "a killed study resumes: the stale lock is taken over and training continues",
+  ignore: !hasSetsid,
+}, async () => {
   const study = await writeStudy("killed", {
     name: "killed",
     checkpoint,
@@ -218,6 +243,7 @@ Deno.test("a killed study resumes: the stale lock is taken over and training con
     cwd: repoRoot,
     stdout: "null",
     stderr: "null",
+    env: NO_SCHEDULER,
   }).spawn();
   for (let i = 0; i < 1200; i++) {
     try {
@@ -234,10 +260,10 @@ Deno.test("a killed study resumes: the stale lock is taken over and training con
   assertEquals(lock.pid, child.pid);
   const killed = JSON.parse(await Deno.readTextFile(`${cell}/cell.json`));
   assertEquals(killed.status, "running");
-  const pending = json(await runCli(["study", "status", out]));
+  const pending = json(await runStudyCli(["study", "status", out]));
   assertEquals([pending.done, pending.running, pending.pending], [0, 0, 1]);
 
-  const resumed = await runCli(["study", "run", study, "--out", out]);
+  const resumed = await runStudyCli(["study", "run", study, "--out", out]);
   assertEquals(resumed.code, 0, resumed.stderr);
   ok(resumed.stderr.includes("train (resuming the interrupted run)"), resumed.stderr);
   const record = JSON.parse(await Deno.readTextFile(`${cell}/cell.json`));
@@ -268,7 +294,7 @@ Deno.test("a failing cell is recorded with its one-line error and the others go 
     methods: ["decoder"],
   });
   const out = `${work}/failing-out`;
-  const result = await runCli(["study", "run", study, "--out", out, "--quiet"]);
+  const result = await runStudyCli(["study", "run", study, "--out", out, "--quiet"]);
   assertOneLineError(
     result,
     1,
@@ -287,12 +313,12 @@ Deno.test("a failing cell is recorded with its one-line error and the others go 
   ok(/^Cannot read image ".*train_006_128x96\.jpg": /.test(record.error), record.error);
   // No training step ran on the broken dataset: the check comes first.
   ok(!(await exists(`${out}/cells/broken/decoder/seed-0/run/peft.safetensors`)));
-  const status = json(await runCli(["study", "status", out]));
+  const status = json(await runStudyCli(["study", "status", out]));
   assertEquals([status.done, status.failed], [1, 1]);
   assertEquals((status.failures as Array<{ cell: string }>)[0]!.cell, "broken/decoder/seed-0");
   // Repaired, the failed cell is redone and the study finishes.
   await Deno.writeFile(bad, bytes);
-  const again = await runCli(["study", "run", study, "--out", out, "--quiet"]);
+  const again = await runStudyCli(["study", "run", study, "--out", out, "--quiet"]);
   assertEquals(again.code, 0, again.stderr);
   assertEquals((json(again) as { done: string[] }).done, ["broken/decoder/seed-0"]);
 });
@@ -306,7 +332,7 @@ Deno.test("study bad input: one line naming the file and the entry", async () =>
     methods: ["lora"],
   };
   const run = async (name: string, study: unknown, extra: string[] = []) =>
-    await runCli([
+    await runStudyCli([
       "study",
       "run",
       await writeStudy(name, study as Record<string, unknown>),
@@ -315,7 +341,7 @@ Deno.test("study bad input: one line naming the file and the entry", async () =>
       ...extra,
     ]);
   assertOneLineError(
-    await runCli(["study", "run", `${work}/missing.json`, "--out", `${work}/x`]),
+    await runStudyCli(["study", "run", `${work}/missing.json`, "--out", `${work}/x`]),
     1,
     /Cannot read study ".*missing\.json": file not found/,
   );
@@ -362,18 +388,18 @@ Deno.test("study bad input: one line naming the file and the entry", async () =>
   const out = `${work}/bad-taken`;
   await Deno.mkdir(out, { recursive: true });
   await Deno.writeTextFile(`${out}/study.json`, JSON.stringify({ name: "other" }));
-  const taken = await runCli(["study", "run", await writeStudy("taken", good), "--out", out]);
+  const taken = await runStudyCli(["study", "run", await writeStudy("taken", good), "--out", out]);
   assertOneLineError(
     taken,
     1,
     /Output folder ".*bad-taken" holds another study \("other"\); use another --out, or --force/,
   );
   assertOneLineError(
-    await runCli(["study", "run", `${work}/taken.json`, "--out", out, "--cell", "nothing"]),
+    await runStudyCli(["study", "run", `${work}/taken.json`, "--out", out, "--cell", "nothing"]),
     1,
     /Study "bad" has no cell "nothing" \(cells look like synthetic\/lora\/seed-0\)/,
   );
-  const forced = await runCli([
+  const forced = await runStudyCli([
     "study",
     "run",
     `${work}/taken.json`,
@@ -384,7 +410,11 @@ Deno.test("study bad input: one line naming the file and the entry", async () =>
   ]);
   assertEquals(forced.code, 0, forced.stderr);
   assertEquals(JSON.parse(await Deno.readTextFile(`${out}/study.json`)).name, "bad");
-  assertOneLineError(await runCli(["study", "status", `${work}/nowhere`]), 1, /no study\.json/);
+  assertOneLineError(
+    await runStudyCli(["study", "status", `${work}/nowhere`]),
+    1,
+    /no study\.json/,
+  );
 });
 
 async function exists(path: string): Promise<boolean> {

@@ -14,6 +14,10 @@ Deno.test("shards take every Nth cell: disjoint, and together every cell once", 
 Deno.test("the scheduler's environment picks the shard", () => {
   assertEquals(shardFromEnvironment({}), undefined);
   assertEquals(
+    shardFromEnvironment({ SLURM_ARRAY_TASK_ID: "", JOB_COMPLETION_INDEX: "" }),
+    undefined,
+  );
+  assertEquals(
     shardFromEnvironment({ SLURM_ARRAY_TASK_ID: "5", SLURM_ARRAY_TASK_COUNT: "8" }),
     { index: 5, count: 8 },
   );
