@@ -321,6 +321,49 @@ Deno.test("a failing cell is recorded with its one-line error and the others go 
   const again = await runStudyCli(["study", "run", study, "--out", out, "--quiet"]);
   assertEquals(again.code, 0, again.stderr);
   assertEquals((json(again) as { done: string[] }).done, ["broken/decoder/seed-0"]);
+  // An edited study is refused in the same folder; with --force, the cells whose command lines
+  // changed are redone and the unchanged ones kept.
+  const edited = await writeStudy("failing", {
+    ...JSON.parse(await Deno.readTextFile(study)),
+    methods: ["decoder", { name: "decoder-3", method: "decoder", steps: 3 }],
+  });
+  assertOneLineError(
+    await runStudyCli(["study", "run", edited, "--out", out, "--quiet"]),
+    1,
+    /holds study "failing" with other settings \("methods" differs\)/,
+  );
+  const forced = await runStudyCli(["study", "run", edited, "--out", out, "--quiet", "--force"]);
+  assertEquals(forced.code, 0, forced.stderr);
+  const after = json(forced) as { done: string[]; alreadyDone: string[] };
+  assertEquals(after.alreadyDone, ["broken/decoder/seed-0", "good/decoder/seed-0"]);
+  assertEquals(after.done, ["broken/decoder-3/seed-0", "good/decoder-3/seed-0"]);
+  // A changed setting of finished cells: they are trained again, over their old run folders.
+  const stepsChanged = await writeStudy("failing", {
+    ...JSON.parse(await Deno.readTextFile(edited)),
+    methods: [{ name: "decoder", method: "decoder", steps: 2 }],
+  });
+  const redone = await runStudyCli([
+    "study",
+    "run",
+    stepsChanged,
+    "--out",
+    out,
+    "--quiet",
+    "--force",
+  ]);
+  assertEquals(redone.code, 0, redone.stderr);
+  assertEquals((json(redone) as { done: string[] }).done, [
+    "broken/decoder/seed-0",
+    "good/decoder/seed-0",
+  ]);
+  const redoneCell = JSON.parse(
+    await Deno.readTextFile(`${out}/cells/good/decoder/seed-0/cell.json`),
+  );
+  assertEquals(redoneCell.commands.train.slice(-3), ["--split", "train", "--force"]);
+  const state = JSON.parse(
+    await Deno.readTextFile(`${out}/cells/good/decoder/seed-0/run/checkpoint/state.json`),
+  );
+  assertEquals(state.step, 2);
 });
 
 Deno.test("study bad input: one line naming the file and the entry", async () => {
