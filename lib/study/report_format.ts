@@ -53,7 +53,8 @@ export function resultsMarkdown(table: ResultsTable): string {
         ...r.values.map((v, m) => bold(formatSummary(v), r.best.includes(m))),
       ]));
     }
-    if (table.groups.length > 1 || group.rows.length > 1) {
+    // With a single group its mean is the overall mean below.
+    if (table.groups.length > 1) {
       lines.push(
         row(["", `*${group.domain} mean*`, ...group.mean.map((v) => `*${formatNumber(v)}*`)]),
       );
