@@ -12,6 +12,8 @@ import {
 } from "../../lib/encoder/random_checkpoint.ts";
 import { writeSafetensors } from "../../lib/io/safetensors.ts";
 import { assertOneLineError, type CliResult, runCli } from "../_cli.ts";
+import { copyTree } from "../_copy_tree.ts";
+import { pathExists } from "../../lib/io/path_exists.ts";
 
 const repoRoot = new URL("../../", import.meta.url).pathname;
 const fixtures = `${repoRoot}fixtures/mess`;
@@ -274,7 +276,7 @@ Deno.test({
   assertEquals(state.step, 8);
   await Deno.stat(`${cell}/eval.json`);
   await Deno.stat(`${cell}/gates.svg`);
-  ok(!(await exists(`${cell}/lock`)), "the lock is released");
+  ok(!(await pathExists(`${cell}/lock`)), "the lock is released");
 });
 
 Deno.test("a failing cell is recorded with its one-line error and the others go on", async () => {
@@ -312,7 +314,7 @@ Deno.test("a failing cell is recorded with its one-line error and the others go 
   assertEquals(record.status, "failed");
   ok(/^Cannot read image ".*train_006_128x96\.jpg": /.test(record.error), record.error);
   // No training step ran on the broken dataset: the check comes first.
-  ok(!(await exists(`${out}/cells/broken/decoder/seed-0/run/peft.safetensors`)));
+  ok(!(await pathExists(`${out}/cells/broken/decoder/seed-0/run/peft.safetensors`)));
   const status = json(await runStudyCli(["study", "status", out]));
   assertEquals([status.done, status.failed], [1, 1]);
   assertEquals((status.failures as Array<{ cell: string }>)[0]!.cell, "broken/decoder/seed-0");
@@ -459,20 +461,3 @@ Deno.test("study bad input: one line naming the file and the entry", async () =>
     /no study\.json/,
   );
 });
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function copyTree(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const entry of Deno.readDir(from)) {
-    if (entry.isDirectory) await copyTree(`${from}/${entry.name}`, `${to}/${entry.name}`);
-    else await Deno.copyFile(`${from}/${entry.name}`, `${to}/${entry.name}`);
-  }
-}

@@ -3,16 +3,9 @@ import { resolveDataset } from "../../lib/data/resolve.ts";
 import { loadSplit } from "../../lib/data/split.ts";
 import { verifySplit } from "../../lib/data/verify_split.ts";
 import { readLabelPng, writeLabelPng } from "../../lib/image/label_png.ts";
+import { copyTree } from "../_copy_tree.ts";
 
 const source = new URL("../../fixtures/mess/synthetic-small", import.meta.url).pathname;
-
-async function copyTree(from: string, to: string): Promise<void> {
-  await Deno.mkdir(to, { recursive: true });
-  for await (const entry of Deno.readDir(from)) {
-    if (entry.isDirectory) await copyTree(`${from}/${entry.name}`, `${to}/${entry.name}`);
-    else await Deno.copyFile(`${from}/${entry.name}`, `${to}/${entry.name}`);
-  }
-}
 
 Deno.test("verifySplit passes a clean split through unchanged, reporting progress", async () => {
   const split = await loadSplit(await resolveDataset({ data: source }));
