@@ -94,7 +94,8 @@ export async function checkStudyInputs(
     for (const split of splits) {
       try {
         const resolved = await resolveDataset(resolveOptions(dataset, split));
-        await loadSplit(resolved, { skipBad: true });
+        // Images without a label fail here as they would in train, unless the study skips them.
+        await loadSplit(resolved, { skipBad: study.train["skip-bad"] === true });
         classCounts.set(dataset.name, resolved.classNames.length);
       } catch (error) {
         throw new StudyFileError(
