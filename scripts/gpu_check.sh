@@ -19,7 +19,8 @@
 # first python3 on PATH that imports torch), GPU_CHECK_TORCH_DEVICE (cuda|cpu; default cuda where
 # that torch sees one), GPU_CHECK_DENO (a deno to use instead of the bundle's),
 # GPU_CHECK_BUNDLED_LOADER=1 (use the bundle's Vulkan loader even where the system has one),
-# GPU_CHECK_ICD (a Vulkan ICD file to use as the driver).
+# GPU_CHECK_ICD (a Vulkan ICD file to use as the driver), GPU_CHECK_SETUP_ONLY=1 (print what the
+# set-up found, as key<TAB>value lines, and run no step).
 #
 # Exit code: 0 when every step passed, 1 otherwise; the JSON is written either way (when Deno
 # itself cannot start, a short one that says why).
@@ -201,6 +202,12 @@ if [ -z "$python" ]; then
 fi
 fact python "${python:-none imports torch}"
 fact bootstrapSeconds "$(($(date +%s) - t0))"
+
+if [ "${GPU_CHECK_SETUP_ONLY:-0}" = "1" ]; then # the set-up alone, to see what it found
+  cat "$facts"
+  rm -rf "$work"
+  exit 0
+fi
 
 export GPU_CHECK_SIZE=$size GPU_CHECK_OUT=$out GPU_CHECK_FACTS=$facts
 export GPU_CHECK_PYTHON=${python:-python3} GPU_CHECK_SAM_REPO=$sam_repo

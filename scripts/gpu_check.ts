@@ -137,7 +137,7 @@ function secondsLeft(): number {
 const TAIL_CHARS = 6000;
 
 async function runStep(step: StepPlan, timeoutS: number): Promise<StepResult> {
-  const command = `deno ${step.args.join(" ").replaceAll(root, "")}`;
+  const command = commandLine(step);
   console.error(`gpu_check: ${step.name} (at most ${timeoutS} s): ${command}`);
   const t0 = performance.now();
   // coreutils timeout runs the step in its own process group and signals the whole group, so
@@ -199,6 +199,29 @@ async function runStep(step: StepPlan, timeoutS: number): Promise<StepResult> {
   }
   console.error(`gpu_check: ${step.name}: ${result.status} in ${seconds} s`);
   return result;
+}
+
+/** The record of a step that did not run. */
+function notRun(
+  step: StepPlan,
+  status: "skipped" | "failed",
+  reason: string,
+  timeoutS: number,
+): StepResult {
+  return {
+    name: step.name,
+    command: commandLine(step),
+    status,
+    reason,
+    timeoutS,
+    seconds: 0,
+    exitCode: null,
+    outputTail: "",
+  };
+}
+
+function commandLine(step: StepPlan): string {
+  return `deno ${step.args.join(" ").replaceAll(root, "")}`;
 }
 
 /** bench's progress lines, e.g. `mopeft: train step lora run 1/3: 8.18 s`, as numbers. */
@@ -324,22 +347,20 @@ await save();
 
 const steps_ = plan(torchDevice);
 for (const [index, step] of steps_.entries()) {
-  // Later steps keep at least a third of their cap each, so one slow step cannot starve them.
+  // Later steps keep at least a third of their cap each, so one slow step cannot starve them;
+  // a budget too small for that goes to the steps in order.
   const reserved = steps_.slice(index + 1).reduce((s, later) => s + Math.ceil(later.capS / 3), 0);
-  const timeoutS = Math.floor(Math.min(step.capS, secondsLeft() - reserved));
+  const fair = secondsLeft() - reserved;
+  const timeoutS = Math.floor(Math.min(step.capS, fair >= 10 ? fair : secondsLeft()));
   if (timeoutS < 10) {
-    steps.push({
-      name: step.name,
-      command: `deno ${step.args.join(" ").replaceAll(root, "")}`,
-      status: "skipped",
-      reason: `the budget of ${budgetS} s was spent`,
-      timeoutS: 0,
-      seconds: 0,
-      exitCode: null,
-      outputTail: "",
-    });
+    steps.push(notRun(step, "skipped", `the budget of ${budgetS} s was spent`, 0));
   } else {
-    steps.push(await runStep(step, timeoutS));
+    try {
+      steps.push(await runStep(step, timeoutS));
+    } catch (error) {
+      // The step could not even start (no `timeout` here, say): record it and go on.
+      steps.push(notRun(step, "failed", `could not run: ${(error as Error).message}`, timeoutS));
+    }
   }
   await save();
 }
