@@ -7,7 +7,8 @@
 #                             scripts/gpu_check_files.txt lists, with node_modules' symlinks and
 #                             Deno's install markers (.initialized, .deno/.setup-cache.bin)
 #   debs/*.deb                libvulkan1, libegl1, libglvnd0 for amd64 (apt-get download)
-#   segment_anything.tar.xz   the official SAM code (--sam-repo DIR or MOPEFT_SAM_REPO), for the
+#   segment_anything.tar.xz   the official SAM code (--sam-repo DIR or MOPEFT_SAM_REPO: a checkout
+#                             or a git directory of facebookresearch/segment-anything), for the
 #                             PyTorch comparison; left out, with a warning, when not given
 #   bundle.txt                what is in it; MANIFEST.sha256: every file's checksum
 #
@@ -122,6 +123,14 @@ if [ -n "$sam_repo" ] && [ -d "$sam_repo/segment_anything" ]; then
   sam_source=$sam_repo
   commit=$(git -C "$sam_repo" rev-parse HEAD 2>/dev/null || true)
   [ -n "$commit" ] && sam_source="$sam_source at $commit"
+elif [ -n "$sam_repo" ] && git -C "$sam_repo" cat-file -e HEAD:segment_anything 2>/dev/null; then
+  # A git directory without a work tree (such as a mirror): take the files from its HEAD.
+  mkdir -p "$tmp/sam"
+  # (A partial mirror makes git name blobs it lacks elsewhere in the tree; what is needed is checked.)
+  git -C "$sam_repo" archive HEAD segment_anything LICENSE 2>/dev/null | tar -x -C "$tmp/sam"
+  [ -f "$tmp/sam/segment_anything/modeling/image_encoder.py" ] || die "no SAM code in $sam_repo"
+  XZ_OPT=-9 tar -cJf "$bundle/segment_anything.tar.xz" -C "$tmp/sam" segment_anything LICENSE
+  sam_source="$sam_repo at $(git -C "$sam_repo" rev-parse HEAD)"
 else
   say "warning: no official SAM code (--sam-repo DIR or MOPEFT_SAM_REPO): the check will skip PyTorch"
 fi
