@@ -21,6 +21,7 @@
  *
  * @module
  */
+import { benchSize } from "../lib/bench/bench_sizes.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 
 const root = new URL("../", import.meta.url).pathname;
@@ -41,14 +42,15 @@ const samRepo = Deno.env.get("GPU_CHECK_SAM_REPO") ?? "";
 /** One child process of the check. */
 interface StepPlan {
   name: string;
-  /** Arguments to `deno`. */
+  /** The program to run; default: this Deno. */
+  program?: string;
   args: string[];
   env?: Record<string, string>;
   /** The most seconds this step may take when time is plentiful. */
   capS: number;
   /** True when the step prints one JSON object on stdout (bench). */
   printsJson: boolean;
-  kind: "test" | "bench";
+  kind: "test" | "bench" | "torch";
 }
 
 /** What one step did. */
@@ -106,6 +108,41 @@ function benchStep(batch: number, runs: number, capS: number, torchDevice: strin
   };
 }
 
+/**
+ * `scripts/bench_torch.py` alone at bench's sizes: run only where a bench step ended without its
+ * PyTorch side (bench times PyTorch after its own steps, so a bench that runs out of time or fails
+ * loses it), so that the GPU's PyTorch figures come back all the same.
+ */
+function torchStep(batch: number, runs: number, torchDevice: string): StepPlan {
+  const s = benchSize(size === "full" ? "vit_b" : "tiny", size === "full" ? 1024 : 128);
+  const args = {
+    "--sam-repo": samRepo,
+    "--embed-dim": s.embedDim,
+    "--depth": s.depth,
+    "--heads": s.numHeads,
+    "--window": s.windowSize,
+    "--global": s.globalBlocks.join(","),
+    "--out-chans": s.outChans,
+    "--image-size": s.imageSize,
+    "--batch": batch,
+    "--runs": runs,
+    "--warmup": 1,
+    "--backward": "frozen",
+    "--device": torchDevice,
+  };
+  return {
+    name: `PyTorch alone, batch ${batch} (its bench step gave no PyTorch side)`,
+    program: python,
+    args: [
+      `${root}scripts/bench_torch.py`,
+      ...Object.entries(args).flatMap(([flag, value]) => [flag, String(value)]),
+    ],
+    capS: 120,
+    printsJson: true,
+    kind: "torch",
+  };
+}
+
 function plan(torchDevice: string): StepPlan[] {
   const webgpuOnly = { MOPEFT_TEST_BACKENDS: "webgpu" };
   const tests: StepPlan[] = [
@@ -143,7 +180,7 @@ async function runStep(step: StepPlan, timeoutS: number): Promise<StepResult> {
   // coreutils timeout runs the step in its own process group and signals the whole group, so
   // bench's Python child goes too and the next step gets the GPU to itself.
   const child = new Deno.Command("timeout", {
-    args: ["--kill-after=10", String(timeoutS), deno, ...step.args],
+    args: ["--kill-after=10", String(timeoutS), step.program ?? deno, ...step.args],
     cwd: root,
     env: { ...step.env, NO_COLOR: "1", DENO_NO_UPDATE_CHECK: "1", DENO_NO_PROMPT: "1" },
     stdin: "null",
@@ -221,12 +258,14 @@ function notRun(
 }
 
 function commandLine(step: StepPlan): string {
-  return `deno ${step.args.join(" ").replaceAll(root, "")}`;
+  return `${step.program ?? "deno"} ${step.args.join(" ").replaceAll(root, "")}`;
 }
 
 /** bench's progress lines, e.g. `mopeft: train step lora run 1/3: 8.18 s`, as numbers. */
 function benchProgress(stderr: string): Array<{ what: string; run: string; ms: number }> {
-  const lines = stderr.matchAll(/^mopeft: (.+?) ((?:warm-up|run) \d+\/\d+): ([\d.]+) (ms|s)$/gm);
+  const lines = stderr.matchAll(
+    /^(?:mopeft: )?(.+?) ((?:warm-up|run) \d+\/\d+): ([\d.]+) (ms|s)$/gm,
+  );
   return [...lines].map((m) => ({
     what: m[1]!,
     run: m[2]!,
@@ -346,12 +385,7 @@ report.torchDevice = torchDevice;
 await save();
 
 const steps_ = plan(torchDevice);
-for (const [index, step] of steps_.entries()) {
-  // Later steps keep at least a third of their cap each, so one slow step cannot starve them;
-  // a budget too small for that goes to the steps in order.
-  const reserved = steps_.slice(index + 1).reduce((s, later) => s + Math.ceil(later.capS / 3), 0);
-  const fair = secondsLeft() - reserved;
-  const timeoutS = Math.floor(Math.min(step.capS, fair >= 10 ? fair : secondsLeft()));
+async function runWithin(step: StepPlan, timeoutS: number): Promise<void> {
   if (timeoutS < 10) {
     steps.push(notRun(step, "skipped", `the budget of ${budgetS} s was spent`, 0));
   } else {
@@ -363,6 +397,27 @@ for (const [index, step] of steps_.entries()) {
     }
   }
   await save();
+}
+
+for (const [index, step] of steps_.entries()) {
+  // Later steps keep at least a third of their cap each, so one slow step cannot starve them;
+  // a budget too small for that goes to the steps in order.
+  const reserved = steps_.slice(index + 1).reduce((s, later) => s + Math.ceil(later.capS / 3), 0);
+  const fair = secondsLeft() - reserved;
+  await runWithin(step, Math.floor(Math.min(step.capS, fair >= 10 ? fair : secondsLeft())));
+}
+// What time is left goes to the PyTorch side of bench steps that ended without it.
+const torchWanted = samRepo !== "" && torch !== null;
+for (const [index, step] of steps_.entries()) {
+  const benchRun = steps[index]!;
+  const batch = step.args[step.args.indexOf("--batch") + 1];
+  const result = benchRun.result as { torch?: unknown } | undefined;
+  if (step.kind !== "bench" || !torchWanted || result?.torch || benchRun.status === "skipped") {
+    continue;
+  }
+  const runs = Number(step.args[step.args.indexOf("--runs") + 1]);
+  const fallback = torchStep(Number(batch), runs, torchDevice);
+  await runWithin(fallback, Math.floor(Math.min(fallback.capS, secondsLeft())));
 }
 console.error(
   `gpu_check: ${steps.filter((s) => s.status === "passed").length}/${steps.length} steps ` +
