@@ -48,8 +48,7 @@ interface StepPlan {
   env?: Record<string, string>;
   /** The most seconds this step may take when time is plentiful. */
   capS: number;
-  /** True when the step prints one JSON object on stdout (bench). */
-  printsJson: boolean;
+  /** `test`: deno test's counts; `bench`, `torch`: one JSON object on stdout. */
   kind: "test" | "bench" | "torch";
 }
 
@@ -103,7 +102,6 @@ function benchStep(batch: number, runs: number, capS: number, torchDevice: strin
       ...torch,
     ],
     capS,
-    printsJson: true,
     kind: "bench",
   };
 }
@@ -138,7 +136,6 @@ function torchStep(batch: number, runs: number, torchDevice: string): StepPlan {
       ...Object.entries(args).flatMap(([flag, value]) => [flag, String(value)]),
     ],
     capS: 120,
-    printsJson: true,
     kind: "torch",
   };
 }
@@ -151,14 +148,12 @@ function plan(torchDevice: string): StepPlan[] {
       args: [...TEST_FLAGS, `${root}tests/encoder/parity_test.ts`],
       env: webgpuOnly,
       capS: size === "full" ? 90 : 900,
-      printsJson: false,
       kind: "test",
     },
     {
       name: "fused WGSL attention against plain attention",
       args: [...TEST_FLAGS, `${root}tests/encoder/webgpu_attention_test.ts`],
       capS: size === "full" ? 60 : 300,
-      printsJson: false,
       kind: "test",
     },
   ];
