@@ -11,8 +11,10 @@ import { machineInfo } from "../lib/bench/machine_info.ts";
 import { benchModel } from "../lib/bench/model_bench.ts";
 import { randomSamWeights } from "../lib/bench/random_weights.ts";
 import {
+  DEFAULT_PYTHON,
   runTorchBench,
   type TorchBenchResult,
+  type TorchDevice,
   torchUnavailable,
 } from "../lib/bench/torch_bench.ts";
 import { type TorchRatios, torchRatios } from "../lib/bench/torch_ratios.ts";
@@ -34,6 +36,8 @@ interface BenchOptions {
   warmup: string;
   torch?: boolean;
   samRepo?: string;
+  torchDevice: string;
+  torchPython: string;
   reader: boolean;
   backend: string;
   verbose: boolean;
@@ -75,7 +79,7 @@ export function registerBench(program: Command): void {
     .addOption(
       new Option(
         "--torch",
-        "also time the official PyTorch encoder (default: on when /usr/bin/python3 has torch " +
+        "also time the official PyTorch encoder (default: on when --torch-python has torch " +
           "and the official code is found)",
       ),
     )
@@ -84,13 +88,21 @@ export function registerBench(program: Command): void {
       "--sam-repo <dir>",
       "checkout of facebookresearch/segment-anything (default: env MOPEFT_SAM_REPO)",
     )
+    .addOption(
+      new Option("--torch-device <device>", "where PyTorch runs").choices(["cpu", "cuda"])
+        .default("cpu"),
+    )
+    .option("--torch-python <path>", "the Python that has PyTorch", DEFAULT_PYTHON)
     .option("--reader", "also run the streaming-reader benchmark", false)
     .option("--quiet", "no progress output", false);
   addBackendOptions(command).action(async (options: BenchOptions) => {
     setQuiet(options.quiet);
     const plan = checkOptions(options);
     const samRepo = options.samRepo ?? Deno.env.get("MOPEFT_SAM_REPO");
-    const torchReason = options.torch === false ? "--no-torch" : await torchUnavailable(samRepo);
+    const torchDevice = options.torchDevice as TorchDevice;
+    const torchReason = options.torch === false
+      ? "--no-torch"
+      : await torchUnavailable(samRepo, options.torchPython, torchDevice);
     if (options.torch === true && torchReason) {
       throw new Error(`Cannot run the PyTorch comparison: ${torchReason}`);
     }
@@ -146,6 +158,8 @@ export function registerBench(program: Command): void {
         runs: plan.runs,
         warmup: plan.warmup,
         threads: machine.cores,
+        python: options.torchPython,
+        device: torchDevice,
         // Only the passes some timed method compares with.
         backward: [
           ...(plan.methods.some((m) => m !== "full") ? ["frozen" as const] : []),

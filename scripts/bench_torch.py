@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""PyTorch side of `mopeft bench --torch`: the official SAM image encoder, timed on the CPU.
+"""PyTorch side of `mopeft bench --torch`: the official SAM image encoder, timed on the CPU or a GPU.
 
 Builds the official `ImageEncoderViT` (imported from --sam-repo, a checkout of
 facebookresearch/segment-anything; nothing of it lives in this repository) with the given sizes and
@@ -10,7 +10,10 @@ PyTorch's default initialisation (values do not matter for time), and times, aft
   gradient, so activation gradients flow through every block (what PEFT training pays for);
 - forwardBackwardFull: forward + backward with every parameter trainable (full fine-tuning).
 
-The loss is the mean square of the embedding. Prints one JSON object on stdout:
+The loss is the mean square of the embedding. With --device cuda the encoder and its input live on
+the GPU and every timing waits for the GPU's queue to drain before and after the run (CUDA work is
+asynchronous: without that the clock would stop while kernels still run). Prints one JSON object on
+stdout:
 
     /usr/bin/python3 scripts/bench_torch.py --sam-repo /tmp/segment-anything --embed-dim 768 \
         --depth 12 --heads 12 --window 14 --global 2,5,8,11 --out-chans 256 --image-size 1024 \
@@ -43,11 +46,13 @@ def summarise(samples_s):
             "samplesMs": [r(v) for v in ms]}
 
 
-def timed(run, runs, warmup, progress):
+def timed(run, runs, warmup, progress, sync):
     samples = []
     for i in range(warmup + runs):
+        sync()
         t0 = time.perf_counter()
         run()
+        sync()
         elapsed = time.perf_counter() - t0
         if i >= warmup:
             samples.append(elapsed)
@@ -86,10 +91,16 @@ def main(argv=None) -> int:
     ap.add_argument("--backward", default="frozen,full",
                     help="which forward+backward passes to time: frozen, full, both (frozen,full) or none")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                    help="where the encoder and its input live (cuda: the first GPU)")
     args = ap.parse_args(argv)
     backward = {b for b in args.backward.split(",") if b and b != "none"}
     if not backward <= {"frozen", "full"}:
         ap.error(f"--backward: unknown pass in {args.backward!r}")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device cuda: torch {torch.__version__} sees no CUDA device")
+    device = torch.device(args.device)
+    sync = torch.cuda.synchronize if args.device == "cuda" else (lambda: None)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -109,8 +120,8 @@ def main(argv=None) -> int:
         use_rel_pos=True,
         window_size=args.window,
         global_attn_indexes=tuple(int(b) for b in args.global_blocks.split(",") if b),
-    )
-    images = torch.randn(args.batch, 3, args.image_size, args.image_size)
+    ).to(device)
+    images = torch.randn(args.batch, 3, args.image_size, args.image_size).to(device)
     report = {
         "torch": torch.__version__,
         "threads": torch.get_num_threads(),
@@ -119,6 +130,7 @@ def main(argv=None) -> int:
         "runs": args.runs,
         "warmup": args.warmup,
         "parameters": sum(p.numel() for p in encoder.parameters()),
+        "device": torch.cuda.get_device_name(device) if args.device == "cuda" else "cpu",
     }
 
     encoder.eval()
@@ -127,7 +139,7 @@ def main(argv=None) -> int:
         with torch.no_grad():
             encoder(images)
 
-    report["forward"] = timed(forward, args.runs, args.warmup, "forward")
+    report["forward"] = timed(forward, args.runs, args.warmup, "forward", sync)
 
     def forward_backward(trainable_params: bool):
         for p in encoder.parameters():
@@ -143,12 +155,14 @@ def main(argv=None) -> int:
 
     encoder.train()
     report["forwardBackwardFrozen"] = (
-        timed(forward_backward(False), args.runs, args.warmup, "forward+backward (frozen)")
+        timed(forward_backward(False), args.runs, args.warmup, "forward+backward (frozen)", sync)
         if "frozen" in backward else None)
     report["forwardBackwardFull"] = (
-        timed(forward_backward(True), args.runs, args.warmup, "forward+backward (full)")
+        timed(forward_backward(True), args.runs, args.warmup, "forward+backward (full)", sync)
         if "full" in backward else None)
     report["peakRssMiB"] = peak_rss_mib()
+    report["peakCudaMiB"] = (round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+                             if args.device == "cuda" else None)
     print(json.dumps(report))
     return 0
 

@@ -6,18 +6,38 @@
 import { useBackend } from "../lib/backend/backend.ts";
 import { tf } from "../lib/backend/tf.ts";
 
-/** Backends the parity tests run on: cpu always, wasm, and webgpu where an adapter exists. */
-export async function availableBackends(): Promise<Array<"cpu" | "wasm" | "webgpu">> {
-  const backends: Array<"cpu" | "wasm" | "webgpu"> = ["cpu", "wasm"];
+type TestBackend = "cpu" | "wasm" | "webgpu";
+const TEST_BACKENDS: readonly TestBackend[] = ["cpu", "wasm", "webgpu"];
+
+/**
+ * Backends the parity tests run on: cpu always, wasm, and webgpu where an adapter exists.
+ * `MOPEFT_TEST_BACKENDS=webgpu` (a comma-separated list) runs the named ones only, and fails
+ * rather than skips when webgpu is named and no adapter exists, so that a GPU check cannot pass
+ * on zero backends.
+ */
+export async function availableBackends(): Promise<TestBackend[]> {
   const gpu = (globalThis.navigator as { gpu?: GPU }).gpu;
-  if (Deno.env.get("MOPEFT_TEST_WEBGPU") !== "0" && gpu && await gpu.requestAdapter()) {
-    backends.push("webgpu");
+  const hasAdapter = async () => gpu !== undefined && await gpu.requestAdapter() !== null;
+  const named = Deno.env.get("MOPEFT_TEST_BACKENDS");
+  if (named !== undefined && named.trim() !== "") {
+    const backends = named.split(",").map((b) => b.trim()).filter((b) => b !== "");
+    for (const backend of backends) {
+      if (!TEST_BACKENDS.includes(backend as TestBackend)) {
+        throw new Error(`MOPEFT_TEST_BACKENDS: unknown backend "${backend}"`);
+      }
+    }
+    if (backends.includes("webgpu") && !await hasAdapter()) {
+      throw new Error("MOPEFT_TEST_BACKENDS names webgpu, but no WebGPU adapter was found");
+    }
+    return backends as TestBackend[];
   }
+  const backends: TestBackend[] = ["cpu", "wasm"];
+  if (Deno.env.get("MOPEFT_TEST_WEBGPU") !== "0" && await hasAdapter()) backends.push("webgpu");
   return backends;
 }
 
 /** Switches tfjs to `backend`. */
-export async function onBackend(backend: "cpu" | "wasm" | "webgpu"): Promise<void> {
+export async function onBackend(backend: TestBackend): Promise<void> {
   await useBackend(backend);
 }
 

@@ -24,6 +24,8 @@ export interface TorchBenchResult {
   warmup: number;
   /** Parameters of the official image encoder. */
   parameters: number;
+  /** Where it ran: `cpu`, or the CUDA device's name. */
+  device: string;
   /** Encoder forward under `torch.no_grad()`. */
   forward: TimingSummary;
   /** Forward + backward with frozen parameters and an input needing a gradient (PEFT-like). */
@@ -32,7 +34,12 @@ export interface TorchBenchResult {
   forwardBackwardFull: TimingSummary | null;
   /** The Python process's peak RSS, MiB. */
   peakRssMiB: number;
+  /** Peak memory PyTorch allocated on the GPU, MiB (null on the CPU). */
+  peakCudaMiB: number | null;
 }
+
+/** Where PyTorch runs: the CPU or the first CUDA GPU. */
+export type TorchDevice = "cpu" | "cuda";
 
 /** Options of {@link runTorchBench}. */
 export interface TorchBenchOptions {
@@ -47,13 +54,15 @@ export interface TorchBenchOptions {
   backward?: ReadonlyArray<"frozen" | "full">;
   /** Python interpreter; default {@link DEFAULT_PYTHON}. */
   python?: string;
+  /** Where the encoder runs; default `cpu`. */
+  device?: TorchDevice;
   /** Called with each progress line the script writes to stderr. */
   onProgress?: (line: string) => void;
 }
 
 /**
- * Tells why PyTorch cannot be benchmarked here (no Python, no torch, no official code at
- * `samRepo`), or returns null when it can.
+ * Tells why PyTorch cannot be benchmarked here (no Python, no torch, no CUDA device when `device`
+ * is `cuda`, no official code at `samRepo`), or returns null when it can.
  *
  * @example
  * ```ts ignore
@@ -64,6 +73,7 @@ export interface TorchBenchOptions {
 export async function torchUnavailable(
   samRepo: string | undefined,
   python = DEFAULT_PYTHON,
+  device: TorchDevice = "cpu",
 ): Promise<string | null> {
   if (!samRepo) return "no official SAM code given (--sam-repo or MOPEFT_SAM_REPO)";
   try {
@@ -78,7 +88,16 @@ export async function torchUnavailable(
       stdout: "null",
       stderr: "null",
     }).output();
-    return success ? null : `${python} cannot import torch`;
+    if (!success) return `${python} cannot import torch`;
+    if (device === "cuda") {
+      const cuda = await new Deno.Command(python, {
+        args: ["-c", "import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)"],
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      if (!cuda.success) return `${python}'s torch sees no CUDA device`;
+    }
+    return null;
   } catch {
     return `cannot run ${python}`;
   }
@@ -130,6 +149,8 @@ export async function runTorchBench(
     String(options.threads),
     "--backward",
     backward.length > 0 ? backward.join(",") : "none",
+    "--device",
+    options.device ?? "cpu",
   ];
   const child = new Deno.Command(options.python ?? DEFAULT_PYTHON, {
     args,

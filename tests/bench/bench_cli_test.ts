@@ -63,6 +63,30 @@ Deno.test("mopeft bench --torch fails in one line without the official code", as
   assertOneLineError(result, 1, /^mopeft: Cannot run the PyTorch comparison: /);
 });
 
+Deno.test("mopeft bench --torch-python names the Python it runs", async () => {
+  const samRepo = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${samRepo}/segment_anything`);
+    const result = await runCli([
+      ...FAST,
+      "--torch",
+      "--sam-repo",
+      samRepo,
+      "--torch-python",
+      "/nonexistent/python3",
+      "--torch-device",
+      "cuda",
+    ]);
+    assertOneLineError(
+      result,
+      1,
+      /^mopeft: Cannot run the PyTorch comparison: cannot run \/nonexistent\/python3$/,
+    );
+  } finally {
+    await Deno.remove(samRepo, { recursive: true });
+  }
+});
+
 Deno.test("mopeft bench gives one-line usage errors with exit code 2", async () => {
   const cases: Array<[string[], RegExp]> = [
     [["--size", "huge"], /--size: unknown size "huge" \(known: tiny, vit_b/],
@@ -73,6 +97,7 @@ Deno.test("mopeft bench gives one-line usage errors with exit code 2", async () 
     [["--methods", "decoder,nope"], /--methods: unknown method "nope"/],
     [["--checkpoint", "x.safetensors"], /--size and --checkpoint exclude each other/],
     [["--backend", "tpu"], /--backend/],
+    [["--torch-device", "tpu"], /--torch-device/],
   ];
   for (const [extra, pattern] of cases) {
     assertOneLineError(await runCli([...FAST, ...extra]), 2, pattern);
