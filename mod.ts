@@ -109,3 +109,37 @@ export {
   parseScoreReport,
   type ScoreReport,
 } from "./lib/metrics/report.ts";
+
+// Detection datasets and scores.
+export type {
+  BoxXywh,
+  ClassCategory,
+  DetectionImage,
+  DetectionObject,
+  DetectionSplit,
+} from "./lib/data/detection_split.ts";
+export { findCocoSplit, parseCocoInstances, readCocoSplit } from "./lib/data/coco.ts";
+export { type CocoResult, cocoResultsToEval, toCocoResults } from "./lib/data/coco_results.ts";
+export { parseFair1mXml, readFair1mSplit } from "./lib/data/fair1m.ts";
+export { FAIR1M_CLASS_CATEGORIES, FAIR1M_CLASS_NAMES } from "./lib/data/fair1m_classes.ts";
+export { mapClassesByName } from "./lib/data/detection_classes.ts";
+export {
+  type DatasetLayout,
+  detectionLayout,
+  loadDetectionSplit,
+} from "./lib/data/detection_layout.ts";
+export { type DetectionTile, objectsInTile } from "./lib/data/detection_tiles.ts";
+export { DetectionReader } from "./lib/data/detection_reader.ts";
+export { fillBox, fillPolygon, rasterizeObject } from "./lib/image/rasterize.ts";
+export {
+  boxIou,
+  cocoEvaluate,
+  type EvalImage,
+  type ScoredDetection,
+} from "./lib/metrics/coco_eval.ts";
+export { voc07ApPerClass } from "./lib/metrics/voc07.ts";
+export {
+  type DetectionReport,
+  makeDetectionReport,
+  mergeDetectionReports,
+} from "./lib/metrics/detection_report.ts";
