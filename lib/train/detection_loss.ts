@@ -96,9 +96,13 @@ export function detectionLoss(
     let total = tf.mul(crossEntropy, classLoss);
     if (matchedRows.length > 0) {
       const count = matchedRows.length;
-      const logits = tf.gather(
+      // Selecting rows by a 0/1 matrix product, not tf.gather: gather's gradient
+      // (UnsortedSegmentSum) has no wasm kernel.
+      const selection = new Float32Array(count * batch * queries);
+      matchedRows.forEach((row, i) => selection[i * batch * queries + row] = 1);
+      const logits = tf.matMul(
+        tf.tensor2d(selection, [count, batch * queries]),
         output.masks.reshape([batch * queries, pixels]),
-        tf.tensor1d(Int32Array.from(matchedRows), "int32"),
       ) as Tensor2D;
       const truth = new Float32Array(count * pixels);
       matchedMasks.forEach((mask, i) => truth.set(mask, i * pixels));

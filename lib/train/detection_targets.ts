@@ -6,6 +6,7 @@
  * @module
  */
 import type { DetectionObject } from "../data/detection_split.ts";
+import { rasterizeObject } from "../image/rasterize.ts";
 
 /** The objects of one tile as the loss takes them. */
 export interface DetectionTargets {
@@ -20,7 +21,7 @@ export interface DetectionTargets {
 /**
  * Rasterises the objects of a tile (in tile pixels, the tile `tileSize` wide) onto a
  * `gridSize x gridSize` grid: a cell is on when its centre lies inside one of the object's
- * polygons (even-odd rule) or, for an object without polygons, inside its box. An object too
+ * polygons (lib/image/rasterize.ts) or, for an object without polygons, inside its box. An object too
  * small to cover any cell centre gets the cell holding its box's centre, so that every target
  * has a mask to match. Crowd regions are left out (they are scored, not learned).
  *
@@ -43,26 +44,15 @@ export function rasteriseTargets(
   const masks = new Float32Array(learned.length * cells);
   const cell = tileSize / gridSize;
   learned.forEach((object, n) => {
-    const mask = masks.subarray(n * cells, (n + 1) * cells);
+    const mask = rasterizeObject(object, { width: gridSize, height: gridSize, scale: 1 / cell });
+    if (mask.some((value) => value !== 0)) {
+      masks.set(mask, n * cells);
+      return;
+    }
     const [x, y, w, h] = object.bbox;
-    const inside = object.polygons && object.polygons.length > 0
-      ? (px: number, py: number) => object.polygons!.some((p) => insidePolygon(p, px, py))
-      : (px: number, py: number) => px >= x && px < x + w && py >= y && py < y + h;
-    let on = 0;
-    for (let row = 0; row < gridSize; row++) {
-      const py = (row + 0.5) * cell;
-      for (let column = 0; column < gridSize; column++) {
-        if (inside((column + 0.5) * cell, py)) {
-          mask[row * gridSize + column] = 1;
-          on++;
-        }
-      }
-    }
-    if (on === 0) {
-      const column = Math.min(gridSize - 1, Math.max(0, Math.floor((x + w / 2) / cell)));
-      const row = Math.min(gridSize - 1, Math.max(0, Math.floor((y + h / 2) / cell)));
-      mask[row * gridSize + column] = 1;
-    }
+    const column = Math.min(gridSize - 1, Math.max(0, Math.floor((x + w / 2) / cell)));
+    const row = Math.min(gridSize - 1, Math.max(0, Math.floor((y + h / 2) / cell)));
+    masks[n * cells + row * gridSize + column] = 1;
   });
   return {
     classes: Int32Array.from(learned, (object) => object.classIndex),
@@ -70,18 +60,4 @@ export function rasteriseTargets(
     height: gridSize,
     width: gridSize,
   };
-}
-
-/** Even-odd test of the point against the polygon `[x0, y0, x1, y1, ...]` (closed implicitly). */
-function insidePolygon(polygon: readonly number[], px: number, py: number): boolean {
-  const points = polygon.length >> 1;
-  let inside = false;
-  for (let i = 0, j = points - 1; i < points; j = i++) {
-    const xi = polygon[2 * i]!;
-    const yi = polygon[2 * i + 1]!;
-    const xj = polygon[2 * j]!;
-    const yj = polygon[2 * j + 1]!;
-    if (yi > py !== yj > py && px < ((xj - xi) * (py - yi)) / (yj - yi) + xi) inside = !inside;
-  }
-  return inside;
 }
