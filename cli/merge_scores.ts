@@ -21,7 +21,9 @@ export function registerMergeScores(program: Command): void {
     .action(async (files: string[]) => {
       if (files.length === 0) throw new UsageError("merge-scores needs at least one file");
       const reports = [];
-      for (const file of files) reports.push({ report: await readJson(file), source: file });
+      for (const file of files) {
+        reports.push({ report: await readJsonFile(file, "scores"), source: file });
+      }
       const detection = reports.map(({ report }) => isDetectionReport(report));
       if (detection.some((d) => d !== detection[0])) {
         const other = reports[detection.indexOf(!detection[0])]!.source;
@@ -34,17 +36,21 @@ export function registerMergeScores(program: Command): void {
     });
 }
 
-async function readJson(path: string): Promise<unknown> {
+/**
+ * Reads a JSON file; a missing file or invalid JSON is one line naming the file and `what` it
+ * should hold ("scores", "detections").
+ */
+export async function readJsonFile(path: string, what: string): Promise<unknown> {
   let text: string;
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
     const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
-    throw new Error(`Cannot read scores "${path}": ${reason}`);
+    throw new Error(`Cannot read ${what} "${path}": ${reason}`);
   }
   try {
     return JSON.parse(text);
   } catch {
-    throw new Error(`Cannot read scores "${path}": not valid JSON`);
+    throw new Error(`Cannot read ${what} "${path}": not valid JSON`);
   }
 }

@@ -11,6 +11,7 @@ import { loadDetectionSplit } from "../lib/data/detection_layout.ts";
 import type { DetectionSplit } from "../lib/data/detection_split.ts";
 import { makeDetectionReport } from "../lib/metrics/detection_report.ts";
 import { printJson } from "./io.ts";
+import { readJsonFile } from "./merge_scores.ts";
 
 interface ScoreDetectionsOptions {
   gt: string;
@@ -34,7 +35,11 @@ export function registerScoreDetections(program: Command): void {
     .option("--split <name>", "split of a dataset folder (default: train, else the first)")
     .action(async (options: ScoreDetectionsOptions) => {
       const split = await readGroundTruth(options);
-      const images = cocoResultsToEval(await readJson(options.dets), split, options.dets);
+      const images = cocoResultsToEval(
+        await readJsonFile(options.dets, "detections"),
+        split,
+        options.dets,
+      );
       printJson(makeDetectionReport(images, {
         classNames: split.classNames,
         ...(split.categories ? { categories: split.categories } : {}),
@@ -55,19 +60,4 @@ async function readGroundTruth(options: ScoreDetectionsOptions): Promise<Detecti
     imagesDir: null,
     split: options.split ?? "gt",
   });
-}
-
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound ? "file not found" : String(error);
-    throw new Error(`Cannot read detections "${path}": ${reason}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new Error(`Cannot read detections "${path}": not valid JSON`);
-  }
 }

@@ -8,7 +8,7 @@
  */
 import type { ClassCategory, DetectionObject } from "../data/detection_split.ts";
 import { cocoEvaluate } from "./coco_eval.ts";
-import type { EvalImage, ScoredDetection } from "./coco_eval.ts";
+import type { CocoEvalResult, EvalImage, ScoredDetection } from "./coco_eval.ts";
 import { voc07ApPerClass } from "./voc07.ts";
 
 /** Format tag of {@link DetectionReport}; bumped if the layout changes. */
@@ -41,21 +41,9 @@ export interface ReportImage {
 }
 
 /** A detection evaluation as written to JSON; scores in percent, `null` where nothing scored. */
-export interface DetectionReport {
+export interface DetectionReport extends Omit<CocoEvalResult, "perClassAp" | "perClassAp50"> {
   format: typeof DETECTION_REPORT_FORMAT;
   task: "detection";
-  ap: number | null;
-  ap50: number | null;
-  ap75: number | null;
-  apSmall: number | null;
-  apMedium: number | null;
-  apLarge: number | null;
-  ar1: number | null;
-  ar10: number | null;
-  ar100: number | null;
-  arSmall: number | null;
-  arMedium: number | null;
-  arLarge: number | null;
   /** DOTA/FAIR-1M mAP: mean over classes with ground truth of the VOC07 AP at IoU > 0.5. */
   voc07Map50: number | null;
   perClass: ClassDetectionScores[];

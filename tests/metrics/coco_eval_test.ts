@@ -1,31 +1,9 @@
-import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
+import { strictEqual as assertEquals } from "node:assert/strict";
 import { parseCocoInstances } from "../../lib/data/coco.ts";
 import { cocoResultsToEval } from "../../lib/data/coco_results.ts";
-import type { BoxXywh, DetectionObject } from "../../lib/data/detection_split.ts";
 import { boxIou, cocoEvaluate } from "../../lib/metrics/coco_eval.ts";
-import type { EvalImage, ScoredDetection } from "../../lib/metrics/coco_eval.ts";
-
-function truth(bbox: BoxXywh, options: Partial<DetectionObject> = {}): DetectionObject {
-  return {
-    classIndex: 0,
-    bbox,
-    area: bbox[2] * bbox[3],
-    iscrowd: false,
-    difficult: false,
-    ...options,
-  };
-}
-
-function det(bbox: BoxXywh, score: number, classIndex = 0): ScoredDetection {
-  return { classIndex, bbox, score };
-}
-
-function assertClose(actual: number | null | undefined, expected: number, label: string) {
-  assert(
-    typeof actual === "number" && Math.abs(actual - expected) < 1e-12,
-    `${label}: ${actual} != ${expected}`,
-  );
-}
+import type { EvalImage } from "../../lib/metrics/coco_eval.ts";
+import { assertClose, det, truth } from "./_detection.ts";
 
 Deno.test("boxIou: continuous xywh, no +1; a crowd region divides by the detection's area", () => {
   assertClose(boxIou([0, 0, 2, 2], [1, 0, 2, 2], false), 2 / 6, "half overlap");

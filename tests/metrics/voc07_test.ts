@@ -1,24 +1,7 @@
-import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
-import type { BoxXywh, DetectionObject } from "../../lib/data/detection_split.ts";
+import { strictEqual as assertEquals } from "node:assert/strict";
+import type { BoxXywh } from "../../lib/data/detection_split.ts";
 import { elevenPointAp, voc07ApPerClass } from "../../lib/metrics/voc07.ts";
-
-function truth(bbox: BoxXywh, options: Partial<DetectionObject> = {}): DetectionObject {
-  return {
-    classIndex: 0,
-    bbox,
-    area: bbox[2] * bbox[3],
-    iscrowd: false,
-    difficult: false,
-    ...options,
-  };
-}
-
-function assertClose(actual: number | null | undefined, expected: number, label: string) {
-  assert(
-    typeof actual === "number" && Math.abs(actual - expected) < 1e-12,
-    `${label}: ${actual} != ${expected}`,
-  );
-}
+import { assertClose, truth } from "./_detection.ts";
 
 Deno.test("elevenPointAp: highest precision at recall >= 0, 0.1, ..., 1", () => {
   // recall [.5, .5, 1], precision [1, .5, 2/3].
