@@ -122,7 +122,7 @@ export { findCocoSplit, parseCocoInstances, readCocoSplit } from "./lib/data/coc
 export { type CocoResult, cocoResultsToEval, toCocoResults } from "./lib/data/coco_results.ts";
 export { parseFair1mXml, readFair1mSplit } from "./lib/data/fair1m.ts";
 export { FAIR1M_CLASS_CATEGORIES, FAIR1M_CLASS_NAMES } from "./lib/data/fair1m_classes.ts";
-export { mapClassesByName } from "./lib/data/detection_classes.ts";
+export { mapClassesByName, remapDetectionSplit } from "./lib/data/detection_classes.ts";
 export {
   type DatasetLayout,
   detectionLayout,
