@@ -123,6 +123,10 @@ export function detectionLoss(
       );
       const diceValue = tf.div(tf.sum(dice), count);
       total = tf.add(total, tf.add(tf.mul(bceLoss, maskLoss), tf.mul(diceValue, diceLoss)));
+    } else {
+      // A batch without objects (tiles of background): the masks still enter, times 0, so that
+      // every variable behind them gets a (zero) gradient, as the optimiser expects.
+      total = tf.add(total, tf.mul(tf.sum(output.masks), 0));
     }
     return total as tf.Scalar;
   });

@@ -158,3 +158,19 @@ Deno.test("detectionLoss() refuses targets at another resolution", () => {
   );
   tf.dispose([output.masks, output.classLogits]);
 });
+
+Deno.test("detectionLoss() on a batch without objects: the class term only, and a zero mask gradient", () => {
+  const masks = tf.tensor4d([1, -2, 3, 0.5], [1, 2, 1, 2]);
+  const classLogits = tf.tensor3d([0, 1, 2, -1], [1, 2, 2]);
+  const empty = [{ classes: new Int32Array(0), masks: new Float32Array(0), height: 1, width: 2 }];
+  const value = detectionLoss({ masks, classLogits }, empty);
+  const nll = (row: number[]) => -Math.log(softmax(row)[1]!);
+  // Both queries' target is "no object"; weights 0.1 each, so the mean is plain.
+  const expected = 2 * (nll([0, 1]) + nll([2, -1])) / 2;
+  assert.ok(Math.abs(value.dataSync()[0]! - expected) < 1e-5);
+  const [maskGrad] = tf.grads((m, c) =>
+    detectionLoss({ masks: m as tf.Tensor4D, classLogits: c as tf.Tensor3D }, empty)
+  )([masks, classLogits]);
+  assert.deepEqual([...maskGrad!.dataSync()], [0, 0, 0, 0]);
+  tf.dispose([masks, classLogits, value, maskGrad!]);
+});
