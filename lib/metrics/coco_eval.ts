@@ -76,11 +76,11 @@ export interface CocoEvalResult {
 /** One image and class under one area range: pycocotools' `evaluateImg` result. */
 interface ImageClassEval {
   /** Scores of the kept detections, sorted. */
-  scores: number[];
-  /** `matched[t][d]`: detection d matched a ground truth at threshold t. */
-  matched: Uint8Array[];
-  /** `ignored[t][d]`: detection d is ignored at threshold t. */
-  ignored: Uint8Array[];
+  scores: Float64Array;
+  /** `matched[t * D + d]`: detection d matched a ground truth at threshold t. */
+  matched: Uint8Array;
+  /** `ignored[t * D + d]`: detection d is ignored at threshold t. */
+  ignored: Uint8Array;
   /** Ground truths that count as positives. */
   positives: number;
 }
@@ -102,7 +102,10 @@ interface ImageClassEval {
  * ```
  */
 export function cocoEvaluate(images: readonly EvalImage[], numClasses: number): CocoEvalResult {
-  const sorted = [...images].sort((a, b) => a.id - b.id);
+  const grouped = [...images].sort((a, b) => a.id - b.id).map((image) => ({
+    objects: byClass(image.objects),
+    detections: byClass(image.detections),
+  }));
   const maxDet = COCO_MAX_DETS[COCO_MAX_DETS.length - 1]!;
   const T = COCO_IOU_THRESHOLDS.length;
   const R = COCO_RECALL_POINTS.length;
@@ -114,12 +117,15 @@ export function cocoEvaluate(images: readonly EvalImage[], numClasses: number): 
   const recall: (Float64Array | null)[][][] = [];
   for (let k = 0; k < numClasses; k++) {
     const perArea: ImageClassEval[][] = Array.from({ length: A }, () => []);
-    for (const image of sorted) {
-      const gts = image.objects.filter((o) => o.classIndex === k);
-      const dts = image.detections.filter((d) => d.classIndex === k);
+    for (const image of grouped) {
+      const gts = image.objects.get(k) ?? [];
+      const dts = image.detections.get(k) ?? [];
       if (gts.length === 0 && dts.length === 0) continue;
       const kept = stableOrder(dts.map((d) => -d.score)).slice(0, maxDet).map((i) => dts[i]!);
-      const ious = kept.map((d) => gts.map((g) => boxIou(d.bbox, g.bbox, g.iscrowd)));
+      const ious = new Float64Array(kept.length * gts.length);
+      kept.forEach((d, i) =>
+        gts.forEach((g, j) => ious[i * gts.length + j] = boxIou(d.bbox, g.bbox, g.iscrowd))
+      );
       for (let a = 0; a < A; a++) {
         perArea[a]!.push(evaluateImageClass(gts, kept, ious, COCO_AREA_RANGES[a]!));
       }
@@ -202,47 +208,45 @@ export function boxIou(detection: BoxXywh, truth: BoxXywh, crowd: boolean): numb
 function evaluateImageClass(
   gts: readonly DetectionObject[],
   dts: readonly ScoredDetection[],
-  ious: readonly number[][],
+  ious: Float64Array,
   [lo, hi]: readonly [number, number],
 ): ImageClassEval {
+  const G = gts.length;
   const rawIgnore = gts.map((g) => g.iscrowd || g.area < lo || g.area > hi ? 1 : 0);
   const gtOrder = stableOrder(rawIgnore);
   const gtIgnore = gtOrder.map((g) => rawIgnore[g]!);
   const crowd = gtOrder.map((g) => gts[g]!.iscrowd);
   const T = COCO_IOU_THRESHOLDS.length;
   const D = dts.length;
-  const matched: Uint8Array[] = [];
-  const ignored: Uint8Array[] = [];
+  const matched = new Uint8Array(T * D);
+  const ignored = new Uint8Array(T * D);
+  const gtTaken = new Uint8Array(G);
   for (let t = 0; t < T; t++) {
-    const gtTaken = new Uint8Array(gtOrder.length);
-    const dtMatched = new Uint8Array(D);
-    const dtIgnored = new Uint8Array(D);
+    gtTaken.fill(0);
     for (let d = 0; d < D; d++) {
       let best = Math.min(COCO_IOU_THRESHOLDS[t]!, 1 - 1e-10);
       let match = -1;
-      for (let g = 0; g < gtOrder.length; g++) {
+      for (let g = 0; g < G; g++) {
         if (gtTaken[g] && !crowd[g]) continue;
         // Once a real ground truth is matched, ignored ones (sorted last) cannot replace it.
         if (match > -1 && gtIgnore[match] === 0 && gtIgnore[g] === 1) break;
-        const iou = ious[d]![gtOrder[g]!]!;
+        const iou = ious[d * G + gtOrder[g]!]!;
         if (iou < best) continue;
         best = iou;
         match = g;
       }
       if (match === -1) continue;
-      dtIgnored[d] = gtIgnore[match]!;
-      dtMatched[d] = 1;
+      ignored[t * D + d] = gtIgnore[match]!;
+      matched[t * D + d] = 1;
       gtTaken[match] = 1;
     }
     for (let d = 0; d < D; d++) {
       const area = dts[d]!.bbox[2] * dts[d]!.bbox[3];
-      if (!dtMatched[d] && (area < lo || area > hi)) dtIgnored[d] = 1;
+      if (!matched[t * D + d] && (area < lo || area > hi)) ignored[t * D + d] = 1;
     }
-    matched.push(dtMatched);
-    ignored.push(dtIgnored);
   }
   return {
-    scores: dts.map((d) => d.score),
+    scores: Float64Array.from(dts, (d) => d.score),
     matched,
     ignored,
     positives: gtIgnore.filter((value) => value === 0).length,
@@ -258,29 +262,35 @@ function accumulate(
   if (positives === 0) return null;
   const T = COCO_IOU_THRESHOLDS.length;
   const R = COCO_RECALL_POINTS.length;
-  const scores: number[] = [];
-  const owner: { e: number; d: number }[] = [];
+  let n = 0;
+  for (const e of evals) n += Math.min(maxDet, e.scores.length);
+  // The images' top detections, concatenated in image order, then sorted by score (stable).
+  const negatedScores = new Float64Array(n);
+  const source = new Int32Array(n);
+  const position = new Int32Array(n);
+  let next = 0;
   evals.forEach((e, i) => {
     const count = Math.min(maxDet, e.scores.length);
-    for (let d = 0; d < count; d++) {
-      scores.push(e.scores[d]!);
-      owner.push({ e: i, d });
+    for (let d = 0; d < count; d++, next++) {
+      negatedScores[next] = -e.scores[d]!;
+      source[next] = i;
+      position[next] = d;
     }
   });
-  const order = stableOrder(scores.map((s) => -s));
-  const n = order.length;
+  const order = stableOrder(negatedScores);
   const precision = new Float64Array(T * R);
   const recall = new Float64Array(T);
+  const rc = new Float64Array(n);
+  const pr = new Float64Array(n);
   for (let t = 0; t < T; t++) {
-    const rc = new Float64Array(n);
-    const pr = new Float64Array(n);
     let tp = 0;
     let fp = 0;
     for (let i = 0; i < n; i++) {
-      const { e, d } = owner[order[i]!]!;
-      const evaluation = evals[e]!;
-      if (!evaluation.ignored[t]![d]) {
-        if (evaluation.matched[t]![d]) tp++;
+      const j = order[i]!;
+      const evaluation = evals[source[j]!]!;
+      const at = t * evaluation.scores.length + position[j]!;
+      if (!evaluation.ignored[at]) {
+        if (evaluation.matched[at]) tp++;
         else fp++;
       }
       rc[i] = tp / positives;
@@ -302,9 +312,22 @@ function accumulate(
   return { precision, recall };
 }
 
+/** Items by class index, in input order. */
+function byClass<T extends { classIndex: number }>(items: readonly T[]): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const group = groups.get(item.classIndex);
+    if (group) group.push(item);
+    else groups.set(item.classIndex, [item]);
+  }
+  return groups;
+}
+
 /** Indices that sort `keys` ascending, ties in input order (numpy's mergesort argsort). */
-function stableOrder(keys: readonly number[]): number[] {
-  return keys.map((_, i) => i).sort((a, b) => keys[a]! - keys[b]! || a - b);
+function stableOrder(keys: ArrayLike<number>): number[] {
+  if (keys.length < 2) return keys.length === 0 ? [] : [0];
+  return Array.from({ length: keys.length }, (_, i) => i)
+    .sort((a, b) => keys[a]! - keys[b]! || a - b);
 }
 
 function mean(values: readonly number[]): number | null {
