@@ -86,3 +86,55 @@ Deno.test("mopeft merge-scores: detection shards merge into the whole split's sc
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("mopeft score-detections: a FAIR-1M folder as ground truth, per-category means", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fixture = new URL("../../fixtures/detection_fair1m", import.meta.url).pathname;
+    // FAIR-1M category ids are 1..37 in registry order: Small Car 21, Passenger Ship 12,
+    // Tennis Court 32. The ship is found twice (a duplicate), the court missed.
+    const dets = [
+      { image_id: 1, category_id: 21, bbox: [8, 8, 22, 14], score: 0.9 },
+      { image_id: 1, category_id: 12, bbox: [40, 30, 20, 14], score: 0.8 },
+      { image_id: 1, category_id: 12, bbox: [40, 30, 20, 14], score: 0.7 },
+    ];
+    await Deno.writeTextFile(`${dir}/dets.json`, JSON.stringify(dets));
+    const result = await runCli([
+      "score-detections",
+      "--gt",
+      fixture,
+      "--dets",
+      `${dir}/dets.json`,
+    ]);
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    const byName = (list: Record<string, number | null | string>[], name: string) =>
+      list.find((c) => c.name === name)!;
+    // Scores as pycocotools computes them: 1 / (1 + eps) is a hair under 1.
+    const close = (
+      entry: Record<string, number | null | string>,
+      expected: Record<string, number | null>,
+    ) => {
+      for (const [key, value] of Object.entries(expected)) {
+        const actual = entry[key];
+        if (value === null) assertEquals(actual, null, `${entry.name} ${key}`);
+        else {assert(
+            typeof actual === "number" && Math.abs(actual - value) < 1e-9,
+            `${entry.name} ${key}: ${actual}`,
+          );}
+      }
+    };
+    close(byName(report.perClass, "Small Car"), { ap: 100, ap50: 100, voc07Ap50: 100 });
+    // Found, then duplicated: the duplicate ranks after the match, so AP stays 100.
+    close(byName(report.perClass, "Passenger Ship"), { ap: 100, voc07Ap50: 100 });
+    close(byName(report.perClass, "Tennis Court"), { ap: 0, ap50: 0, voc07Ap50: 0 });
+    close(byName(report.perClass, "Bus"), { ap: null, voc07Ap50: null });
+    close(report, { voc07Map50: 200 / 3, ap: 200 / 3 });
+    close(byName(report.perCategory, "Court"), { ap: 0, ap50: 0, voc07Map50: 0 });
+    close(byName(report.perCategory, "Vehicle"), { ap: 100, voc07Map50: 100 });
+    close(byName(report.perCategory, "Airplane"), { ap: null, ap50: null, voc07Map50: null });
+    assertEquals(report.perCategory.length, 5);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
