@@ -4,6 +4,14 @@
  * @module
  */
 import type { BoxXyxy } from "../decoder/masks_to_boxes.ts";
+import { boxIou } from "../metrics/coco_eval.ts";
+
+const xywh = ([x1, y1, x2, y2]: BoxXyxy): [number, number, number, number] => [
+  x1,
+  y1,
+  x2 - x1,
+  y2 - y1,
+];
 
 /** What NMS needs of a detection. */
 export interface ScoredBox {
@@ -14,25 +22,7 @@ export interface ScoredBox {
 }
 
 /**
- * Intersection over union of two boxes on continuous coordinates (area `(x2 - x1)(y2 - y1)`, no
- * +1); 0 when both are empty.
- *
- * @example
- * ```ts
- * import { boxIou } from "./nms.ts";
- * boxIou([0, 0, 2, 2], [1, 0, 3, 2]); // 2 / 6
- * ```
- */
-export function boxIou(a: BoxXyxy, b: BoxXyxy): number {
-  const width = Math.min(a[2], b[2]) - Math.max(a[0], b[0]);
-  const height = Math.min(a[3], b[3]) - Math.max(a[1], b[1]);
-  const intersection = width > 0 && height > 0 ? width * height : 0;
-  const union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - intersection;
-  return union > 0 ? intersection / union : 0;
-}
-
-/**
- * Greedy NMS per class, as torchvision's `batched_nms`: detections by decreasing score (stable:
+ * Greedy NMS per class, as torchvision's `batched_nms` (IoU on continuous coordinates, no +1): detections by decreasing score (stable:
  * the earlier of two equal scores first); each one kept unless its IoU with an already kept box
  * of the same class is above `iouThreshold`. Returns the kept ones by decreasing score.
  *
@@ -58,7 +48,9 @@ export function classwiseNms<T extends ScoredBox>(
   for (const i of order) {
     const detection = detections[i]!;
     const sameClass = keptByClass.get(detection.classIndex) ?? [];
-    if (sameClass.some((other) => boxIou(other.box, detection.box) > iouThreshold)) continue;
+    if (
+      sameClass.some((other) => boxIou(xywh(other.box), xywh(detection.box), false) > iouThreshold)
+    ) continue;
     sameClass.push(detection);
     keptByClass.set(detection.classIndex, sameClass);
     kept.push(detection);
