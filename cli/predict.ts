@@ -9,7 +9,8 @@ import { decodeRgb } from "../lib/image/decode.ts";
 import { writeLabelPng } from "../lib/image/label_png.ts";
 import { predictImage } from "../lib/eval/predict_image.ts";
 import { classPalette, writeOverlayPng } from "../lib/image/palette.ts";
-import { mapClassesByName } from "../lib/data/detection_classes.ts";
+import { remapDetectionSplit } from "../lib/data/detection_classes.ts";
+import { toCocoResults } from "../lib/data/coco_results.ts";
 import type { DetectionSplit } from "../lib/data/detection_split.ts";
 import { writeDetectionsPng } from "../lib/eval/detect_draw.ts";
 import { detectImage } from "../lib/eval/detect_image.ts";
@@ -153,16 +154,17 @@ async function predictDetections(
   const imageSize = run.base.weights.architecture.encoder.imageSize;
   const classNames = run.manifest.classNames;
   const palette = classPalette(classNames.length + 1).slice(3); // class 0's colour is black
-  const toDataset = split ? mapClassesByName(classNames, split.classNames) : undefined;
-  const categoryOf = (k: number) =>
-    toDataset ? (toDataset[k] === null ? null : split!.categoryIds[toDataset[k]!]!) : k + 1;
+  // Category ids: the dataset's for its classes (matched by name), else 1..C in the run's order.
+  const ids = split
+    ? remapDetectionSplit(split, classNames)
+    : { categoryIds: classNames.map((_, k) => k + 1) };
   const progress = createProgress({
     label: "predict",
     total: files.length,
     unit: "image",
     quiet: options.quiet,
   });
-  const results: { image_id: number; category_id: number; bbox: number[]; score: number }[] = [];
+  const results: ReturnType<typeof toCocoResults> = [];
   const drawn: string[] = [];
   for (const [index, path] of files.entries()) {
     const image = await decodeRgb(path);
@@ -172,11 +174,7 @@ async function predictDetections(
       batchSize: options.batchSize,
     });
     const imageId = split ? split.images[index]!.id : index + 1;
-    for (const d of detections) {
-      const category = categoryOf(d.classIndex);
-      if (category === null) continue;
-      results.push({ image_id: imageId, category_id: category, bbox: d.bbox, score: d.score });
-    }
+    results.push(...toCocoResults(ids, imageId, detections));
     if (options.color) {
       const target = join(options.out, `${basename(path, extname(path))}_boxes.png`);
       await writeDetectionsPng(target, image, detections, {

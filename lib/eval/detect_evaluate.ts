@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { mapClassesByName } from "../data/detection_classes.ts";
+import { remapDetectionSplit } from "../data/detection_classes.ts";
 import { DetectionReader } from "../data/detection_reader.ts";
 import type { DetectionImage, DetectionSplit } from "../data/detection_split.ts";
 import type { SkippedFile } from "../data/split.ts";
@@ -29,7 +29,7 @@ export interface DetectionEvaluationOptions {
   /** Skip unreadable images (reported to `onSkip`) instead of failing. */
   skipBad?: boolean;
   onSkip?: (skipped: SkippedFile) => void;
-  /** Called after each image with its detections (dataset class indices). */
+  /** Called after each image with its detections (the run's class indices). */
   onImage?: (image: DetectedImage) => void | Promise<void>;
 }
 
@@ -74,9 +74,9 @@ export function shardImages(
 }
 
 /**
- * Detects every image of `split` (or of one shard) with `detect` and scores the detections.
- * A run class the dataset does not have is dropped; a run with no class in common with the
- * dataset is an `Error`.
+ * Detects every image of `split` (or of one shard) with `detect` and scores the detections in
+ * the run's classes (the split's matched by name: `remapDetectionSplit`, which refuses a split
+ * whose objects are of a class the run lacks).
  *
  * @example
  * ```ts ignore
@@ -90,16 +90,10 @@ export async function evaluateDetections(
   options: DetectionEvaluationOptions,
 ): Promise<DetectionEvaluation> {
   const started = performance.now();
-  const toDataset = mapClassesByName(options.classNames, split.classNames);
-  if (toDataset.every((k) => k === null)) {
-    throw new Error(
-      `Cannot score on "${split.source}": none of the run's classes (${
-        options.classNames.join(", ")
-      }) is among its classes`,
-    );
-  }
-  const chosen = shardImages(split, options.shard);
-  const reader = new DetectionReader({ ...split, images: chosen }, {
+  // Scored in the run's classes: the split's objects take the run's class indices by name.
+  const scoredSplit = remapDetectionSplit(split, options.classNames);
+  const chosen = shardImages(scoredSplit, options.shard);
+  const reader = new DetectionReader({ ...scoredSplit, images: chosen }, {
     size: options.size,
     overlap: options.overlap,
     skipBad: options.skipBad,
@@ -113,18 +107,14 @@ export async function evaluateDetections(
       overlap: options.overlap,
       batchSize: options.batchSize,
     });
-    const detections: ScoredDetection[] = [];
-    for (const d of result.detections) {
-      const classIndex = toDataset[d.classIndex];
-      if (classIndex !== null && classIndex !== undefined) detections.push({ ...d, classIndex });
-    }
+    const detections = result.detections;
     scored.push({ id: sample.source.id, objects: sample.source.objects, detections });
     tiles += result.tiles;
     await options.onImage?.({ source: sample.source, detections, tiles: result.tiles });
   }
   const report = makeDetectionReport(scored, {
-    classNames: split.classNames,
-    categories: split.categories,
+    classNames: scoredSplit.classNames,
+    categories: scoredSplit.categories,
   });
   return { images: scored.length, tiles, seconds: (performance.now() - started) / 1000, report };
 }
