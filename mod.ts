@@ -143,3 +143,36 @@ export {
   makeDetectionReport,
   mergeDetectionReports,
 } from "./lib/metrics/detection_report.ts";
+
+// Detection head, training and inference.
+export {
+  decodeDetections,
+  DEFAULT_QUERIES,
+  detectionArchitecture,
+  detectionDecoderShapes,
+  type DetectionOutput,
+  initialDetectionDecoder,
+} from "./lib/decoder/detection_head.ts";
+export {
+  headArchitecture,
+  type HeadConfig,
+  SEMANTIC_HEAD,
+  validateHeadConfig,
+} from "./lib/decoder/head.ts";
+export {
+  type BoxXyxy,
+  type MaskBox,
+  masksToBoxes,
+  maskToBox,
+} from "./lib/decoder/masks_to_boxes.ts";
+export { type Assignment, minimumCostAssignment } from "./lib/train/hungarian.ts";
+export { matchingCosts, matchQueries } from "./lib/train/detection_matching.ts";
+export { detectionLoss, type DetectionLossWeights } from "./lib/train/detection_loss.ts";
+export { type DetectionTargets, rasteriseTargets } from "./lib/train/detection_targets.ts";
+export { detectionBatch } from "./lib/train/detection_batch.ts";
+export type { BatchSource, PreparedBatch } from "./lib/train/trainer.ts";
+export { classwiseNms } from "./lib/eval/nms.ts";
+export { tileDetections, topPairs } from "./lib/eval/detect_tile.ts";
+export { type DetectFn, detectImage } from "./lib/eval/detect_image.ts";
+export { evaluateDetections, shardImages } from "./lib/eval/detect_evaluate.ts";
+export { detectionsSvg, writeDetectionsPng } from "./lib/eval/detect_draw.ts";
