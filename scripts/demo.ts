@@ -19,7 +19,7 @@ const checkpoint = `${work}/sam_tiny.safetensors`;
 const data = `${root}fixtures/mess/synthetic`;
 const steps = Number(Deno.env.get("MOPEFT_DEMO_STEPS") ?? 300);
 const detectionData = `${root}fixtures/detection`;
-const detectionSteps = Number(Deno.env.get("MOPEFT_DEMO_DETECTION_STEPS") ?? 120);
+const detectionSteps = Number(Deno.env.get("MOPEFT_DEMO_DETECTION_STEPS") ?? 150);
 
 async function mopeft(args: string[]): Promise<Record<string, unknown>> {
   console.error(`\n$ mopeft ${args.join(" ").replaceAll(root, "")}`);
@@ -160,10 +160,12 @@ if (import.meta.main) {
     "--batch-size",
     "4",
     "--lr",
-    "3e-3",
+    "1e-2",
     "--lr-schedule",
     "cosine",
     "--warmup-steps",
+    "10",
+    "--log-every",
     "10",
   ]);
   const detectionScoreAfter = await mopeft([

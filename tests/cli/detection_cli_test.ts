@@ -193,6 +193,25 @@ Deno.test("detection: summary counts the head; a run given the other task's data
   assertEquals(decoder(detection) - decoder(semantic), 1188 + 7 * 32 - 2 * 2244);
 
   await json(trainArgs(`${work}/for_errors`, 0, ["--method", "decoder"]));
+  // The task and the queries from --config, as any train option.
+  await Deno.writeTextFile(
+    `${work}/config.json`,
+    JSON.stringify({ task: "detection", queries: 3, method: "lora" }),
+  );
+  await json([
+    "train",
+    ...common,
+    "--data",
+    data,
+    "--out",
+    `${work}/configured`,
+    "--steps",
+    "0",
+    "--config",
+    `${work}/config.json`,
+  ]);
+  const configured = JSON.parse(await Deno.readTextFile(`${work}/configured/peft.json`));
+  assertEquals([configured.method, configured.head], ["lora", { task: "detection", queries: 3 }]);
   await json([
     "train",
     ...common,
