@@ -79,12 +79,14 @@ Deno.test("detectImage() on a tiled image: the same object in two overlapping ti
   // 48 x 32 with S = 32, overlap 16: tiles at x = 0 and x = 16; the rectangle [20, 28) x [8, 16)
   // lies in both.
   const image = imageWithRectangle(48, 32, [20, 8, 28, 16]);
+  const tensors = tf.memory().numTensors;
   const { detections, tiles } = await detectImage(brightOracle([[3, 0, 0], [0, 0, 0]]), image, {
     size: 32,
     overlap: 16,
     batchSize: 2,
   });
   assert.equal(tiles, 2);
+  assert.equal(tf.memory().numTensors, tensors, "no tensor left behind");
   assert.deepEqual(detections.map((d) => [d.classIndex, ...d.bbox]), [
     [0, 20, 8, 8, 8],
     [1, 20, 8, 8, 8],
