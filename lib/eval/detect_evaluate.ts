@@ -13,6 +13,7 @@ import type { SkippedFile } from "../data/split.ts";
 import type { EvalImage, ScoredDetection } from "../metrics/coco_eval.ts";
 import { type DetectionReport, makeDetectionReport } from "../metrics/detection_report.ts";
 import { type DetectFn, detectImage } from "./detect_image.ts";
+import { checkShard } from "./evaluate.ts";
 
 /** Options of {@link evaluateDetections}. */
 export interface DetectionEvaluationOptions {
@@ -60,15 +61,7 @@ export function shardImages(
   split: DetectionSplit,
   shard?: { index: number; count: number },
 ): DetectionImage[] {
-  if (shard) {
-    const { index, count } = shard;
-    if (
-      !Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 ||
-      index >= count
-    ) {
-      throw new RangeError(`Shard must be an index in [0, count), got ${index} of ${count}`);
-    }
-  }
+  if (shard) checkShard(shard);
   const images = [...split.images].sort((a, b) => a.id - b.id);
   return shard ? images.filter((_, i) => i % shard.count === shard.index) : images;
 }
