@@ -8,6 +8,7 @@ import { DetectionReader } from "../lib/data/detection_reader.ts";
 import { SegmentationReader } from "../lib/data/reader.ts";
 import { DEFAULT_QUERIES } from "../lib/decoder/detection_head.ts";
 import { type HeadConfig, SEMANTIC_HEAD } from "../lib/decoder/head.ts";
+import { evaluateDetections } from "../lib/eval/detect_evaluate.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { PeftModel } from "../lib/peft/peft_model.ts";
@@ -149,11 +150,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       `cannot resume "${options.out}" with --task ${options.task}: it is a ${task} run`,
     );
   }
-  if (task === "detection" && (options.valSplit || options.valEvery)) {
-    throw new UsageError("--val-split and --val-every are for semantic runs (score with eval)");
-  }
   if (task === "detection" && options.holdout !== undefined) {
-    throw new UsageError("--holdout is for semantic runs (give detection a val split)");
+    throw new UsageError("--holdout is for semantic runs (validate detection with --val-split)");
   }
   const head: HeadConfig = resumed
     ? resumed.head ?? SEMANTIC_HEAD
@@ -187,6 +185,9 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       part: "train",
       seed,
     });
+  const detectionValidation = detectionSplit && options.valSplit
+    ? await loadTaskDetectionSplit(options, options.valSplit)
+    : undefined;
   const validationSplit = !trainSplit
     ? undefined
     : options.valSplit
@@ -275,16 +276,27 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
           (await evaluate((images) => model.forward(images), validationReader, { batchSize }))
             .report
             .miou ?? 0
+        : detectionValidation
+        ? async () =>
+          (await evaluateDetections((images) => model.detect(images), detectionValidation, {
+            size: imageSize,
+            classNames,
+            batchSize,
+            overlap: Math.floor(imageSize / 8),
+          })).report.ap50 ?? 0
         : undefined,
-      valEvery: validationReader
+      validationMetric: detectionValidation ? "ap50" : "miou",
+      valEvery: validationReader || detectionValidation
         ? options.valEvery ?? Math.max(1, Math.ceil(tilesPerEpoch / batchSize))
         : undefined,
       onLog: async (record: TrainLogRecord) => {
         progress.update(record.step, {
           loss: record.loss.toFixed(4),
           ...(record.valMiou !== undefined ? { "val mIoU": record.valMiou.toFixed(2) } : {}),
+          ...(record.valAp50 !== undefined ? { "val AP50": record.valAp50.toFixed(2) } : {}),
         });
-        if (record.step % options.logEvery === 0 || record.valMiou !== undefined) {
+        const validated = record.valMiou !== undefined || record.valAp50 !== undefined;
+        if (record.step % options.logEvery === 0 || validated) {
           metricsLines.push(JSON.stringify(record));
           await writeFileAtomic(`${options.out}/${METRICS_FILE}`, metricsLines.join("\n") + "\n");
         }

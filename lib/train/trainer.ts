@@ -32,6 +32,8 @@ export interface TrainLogRecord {
   seconds: number;
   /** Validation mIoU (percent), on the steps where validation ran. */
   valMiou?: number;
+  /** Validation AP50 (percent) instead, for `validationMetric: "ap50"` (detection). */
+  valAp50?: number;
 }
 
 /**
@@ -90,8 +92,10 @@ export interface TrainOptions<Batch = readonly Tile[], Out = Tensor4D> {
   signal?: AbortSignal;
   /** Continue from this checkpoint (variables, Adam state, step and data position). */
   resumeFrom?: TrainingCheckpoint;
-  /** Validation returning mIoU in percent, run every `valEvery` steps. */
+  /** Validation returning mIoU (or `validationMetric`) in percent, run every `valEvery` steps. */
   validate?: () => Promise<number>;
+  /** What `validate` returns: `miou` (default) or a detection run's `ap50`. */
+  validationMetric?: "miou" | "ap50";
   /** Steps between validations (needs `validate`). */
   valEvery?: number;
 }
@@ -207,7 +211,11 @@ export async function train<Batch = readonly Tile[], Out = Tensor4D>(
             lr,
             seconds: (performance.now() - started) / 1000,
           };
-          if (validating) record.valMiou = await options.validate!();
+          if (validating) {
+            const score = await options.validate!();
+            if (options.validationMetric === "ap50") record.valAp50 = score;
+            else record.valMiou = score;
+          }
           options.onLog?.(record);
         }
         if (options.signal?.aborted) {

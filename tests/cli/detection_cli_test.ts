@@ -73,9 +73,15 @@ Deno.test("detection: the run records its task; a stopped run resumes to the wei
   for (const [name, tensor] of a) assertEquals(b.get(name)!.data, tensor.data, name);
 });
 
-Deno.test("detection: eval JSON, shards merging into the whole, predict's COCO results and drawings, gates", async () => {
+Deno.test("detection: validation AP50, eval JSON, shards merging into the whole, predict's COCO results and drawings, gates", async () => {
   const run = `${work}/eval_run`;
-  await json(trainArgs(run, 2, ["--method", "mopeft"]));
+  await json(trainArgs(run, 2, ["--method", "mopeft", "--val-split", "val", "--val-every", "2"]));
+  // Validation during training logs AP50 on the val split.
+  const metrics = (await Deno.readTextFile(`${run}/metrics.jsonl`)).trim().split("\n").map((line) =>
+    JSON.parse(line)
+  );
+  assertEquals(metrics.at(-1).step, 2);
+  ok(typeof metrics.at(-1).valAp50 === "number" && !("valMiou" in metrics.at(-1)));
   const evalArgs = ["eval", ...common, "--peft", run, "--data", data, "--split", "val"];
   const whole = await json(evalArgs);
   for (
