@@ -35,7 +35,15 @@ export type DetectionOutput = {
   classLogits: Tensor3D;
 };
 
-/** The architecture of SAM with its decoder widened to `queries` mask tokens. */
+/**
+ * The architecture of SAM with its decoder widened to `queries` mask tokens.
+ *
+ * @example
+ * ```ts
+ * import { architectureOf, TINY_SIZE } from "../encoder/random_checkpoint.ts";
+ * detectionArchitecture(architectureOf(TINY_SIZE), 100).decoder.numMaskTokens; // 100
+ * ```
+ */
 export function detectionArchitecture(base: SamArchitecture, queries: number): SamArchitecture {
   return semanticArchitecture(base, queries);
 }

@@ -25,7 +25,16 @@ export type HeadConfig = { task: "semantic" } | { task: "detection"; queries: nu
 /** The head of every run made before detection existed. */
 export const SEMANTIC_HEAD: HeadConfig = { task: "semantic" };
 
-/** The decoder's architecture under `head` (its mask-token count). */
+/**
+ * The decoder's architecture under `head` (its mask-token count).
+ *
+ * @example
+ * ```ts
+ * import { architectureOf, TINY_SIZE } from "../encoder/random_checkpoint.ts";
+ * headArchitecture(architectureOf(TINY_SIZE), { task: "detection", queries: 20 }, 3)
+ *   .decoder.numMaskTokens; // 20
+ * ```
+ */
 export function headArchitecture(
   base: SamArchitecture,
   head: HeadConfig,
@@ -56,7 +65,14 @@ export function headDecoderShapes(
   return new Map(semanticDecoderNames(semantic).map((name) => [name, shapes.get(name)!]));
 }
 
-/** The initial decoder tensors of a fresh run with `head`; the caller disposes them. */
+/**
+ * The initial decoder tensors of a fresh run with `head`; the caller disposes them.
+ *
+ * @example
+ * ```ts ignore
+ * const tensors = initialHeadDecoder(sam, { task: "detection", queries: 100 }, 37, 0);
+ * ```
+ */
 export function initialHeadDecoder(
   weights: ModelWeights,
   head: HeadConfig,
@@ -71,6 +87,12 @@ export function initialHeadDecoder(
 /**
  * Checks a head read from a file or built from options; throws a one-line `Error` naming what is
  * wrong. An absent head is the semantic one.
+ *
+ * @example
+ * ```ts
+ * validateHeadConfig(undefined); // { task: "semantic" }
+ * validateHeadConfig({ task: "detection", queries: 100 }); // kept
+ * ```
  */
 export function validateHeadConfig(value: unknown): HeadConfig {
   if (value === undefined || value === null) return SEMANTIC_HEAD;

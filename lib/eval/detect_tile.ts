@@ -88,6 +88,13 @@ export function tileDetections(
 /**
  * The `count` best (query, class) pairs by class probability (softmax over the C + 1 logits, the
  * "no object" column not a class), ties to the lower flat index `query · C + class`.
+ *
+ * @example
+ * ```ts
+ * import { topPairs } from "./detect_tile.ts";
+ * // One query, 2 classes + no object: probabilities 0.8, 0.1 (no object 0.1).
+ * topPairs(new Float32Array([Math.log(8), 0, 0]), 1, 2, 1); // [{ query: 0, classIndex: 0, probability: 0.8 }]
+ * ```
  */
 export function topPairs(
   classLogits: Float32Array,
