@@ -108,14 +108,14 @@ export function initialDetectionDecoder(
         name,
         tf.tidy(() => {
           const pretrained = weights.get(name);
-          const rms = tf.sqrt(tf.mean(tf.square(pretrained))).dataSync()[0]!;
+          // The scale stays on the backend: webgpu cannot read a value back synchronously.
+          const rms = tf.sqrt(tf.mean(tf.square(pretrained)));
           const rows = Array.from({ length: queries }, (_, q) => q % pretrainedTokens);
-          const noise = normalValues(
-            queries * shape[1]!,
-            QUERY_NOISE * rms,
-            tensorSeed(seed, name),
+          const noise = normalValues(queries * shape[1]!, 1, tensorSeed(seed, name));
+          return tf.add(
+            tf.gather(pretrained, rows),
+            tf.mul(tf.tensor2d(noise, [queries, shape[1]!]), tf.mul(rms, QUERY_NOISE)),
           );
-          return tf.add(tf.gather(pretrained, rows), tf.tensor2d(noise, [queries, shape[1]!]));
         }),
       );
     } else if (name.startsWith(`${CLASS_HEAD}.`)) {

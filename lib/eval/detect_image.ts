@@ -70,9 +70,9 @@ export async function detectImage(
     tf.dispose([output.masks, output.classLogits]);
     const perMasks = queries * lowRes * lowRes;
     const perClasses = classes.length / batch.length;
-    batch.forEach((tile, b) => {
+    for (const [b, tile] of batch.entries()) {
       found.push(
-        ...tileDetections(
+        ...await tileDetections(
           (classes as Float32Array).subarray(b * perClasses, (b + 1) * perClasses),
           (masks as Float32Array).subarray(b * perMasks, (b + 1) * perMasks),
           queries,
@@ -81,7 +81,7 @@ export async function detectImage(
           maxDetections,
         ),
       );
-    });
+    }
     tiles += batch.length;
     batch = [];
   };

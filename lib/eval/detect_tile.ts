@@ -36,17 +36,17 @@ const MASK_CHUNK = 8;
  *
  * @example
  * ```ts ignore
- * const detections = tileDetections(classLogits, maskLogits, queries, lowRes, tile);
+ * const detections = await tileDetections(classLogits, maskLogits, queries, lowRes, tile);
  * ```
  */
-export function tileDetections(
+export async function tileDetections(
   classLogits: Float32Array,
   maskLogits: Float32Array,
   queries: number,
   lowResSize: number,
   tile: TilePlacement,
   maxDetections = MAX_DETECTIONS,
-): BoxDetection[] {
+): Promise<BoxDetection[]> {
   const channels = classLogits.length / queries;
   const classes = channels - 1;
   const pairs = topPairs(classLogits, queries, classes, maxDetections);
@@ -64,7 +64,7 @@ export function tileDetections(
         tile.size,
       )
     );
-    const values = full.dataSync() as Float32Array;
+    const values = await full.data() as Float32Array;
     full.dispose();
     const area = tile.size * tile.size;
     chunk.forEach((q, i) => {

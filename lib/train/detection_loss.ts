@@ -11,6 +11,7 @@ import { type Tensor2D, tf } from "../backend/tf.ts";
 import type { DetectionOutput } from "../decoder/detection_head.ts";
 import type { DetectionTargets } from "./detection_targets.ts";
 import { type MatchCostWeights, matchQueries } from "./detection_matching.ts";
+import type { Assignment } from "./hungarian.ts";
 
 /** Weights of the loss terms and of the matching costs. */
 export interface DetectionLossWeights extends MatchCostWeights {
@@ -35,7 +36,9 @@ export interface DetectionLossWeights extends MatchCostWeights {
  *   matched masks and divided by their number (at least 1);
  * - Dice is `1 − (2 Σ σ(m) t + 1) / (Σ σ(m) + Σ t + 1)` per matched mask, likewise averaged.
  *
- * The matching reads the predictions' current values (no gradient flows through it).
+ * The matching reads the predictions' current values (no gradient flows through it), with a
+ * synchronous read; where the backend cannot read synchronously (webgpu), pass `matches` made
+ * beforehand by {@link matchBatch} from the same predictions.
  *
  * @example
  * ```ts ignore
@@ -46,6 +49,7 @@ export function detectionLoss(
   output: DetectionOutput,
   targets: readonly DetectionTargets[],
   weights: DetectionLossWeights = {},
+  matches?: readonly Assignment[][],
 ): tf.Scalar {
   const { classLoss = 2, maskLoss = 5, diceLoss = 5, noObjectWeight = 0.1 } = weights;
   return tf.tidy(() => {
@@ -56,27 +60,25 @@ export function detectionLoss(
     if (targets.length !== batch) {
       throw new RangeError(`Detection loss got ${batch} outputs and ${targets.length} targets`);
     }
-    const maskValues = output.masks.dataSync() as Float32Array;
-    const classValues = output.classLogits.dataSync() as Float32Array;
-    const targetClass = new Int32Array(batch * queries).fill(noObject);
-    const matchedRows: number[] = [];
-    const matchedMasks: Float32Array[] = [];
-    targets.forEach((target, b) => {
+    for (const target of targets) {
       if (target.height !== height || target.width !== width) {
         throw new RangeError(
           `Mask targets are ${target.width}x${target.height}, the decoder's masks ${width}x${height}`,
         );
       }
-      const pairs = matchQueries(
-        {
-          queries,
-          classLogits: classValues.subarray(b * queries * channels, (b + 1) * queries * channels),
-          maskLogits: maskValues.subarray(b * queries * pixels, (b + 1) * queries * pixels),
-        },
-        target,
-        weights,
-      );
-      for (const { row: query, column: object } of pairs) {
+    }
+    const pairsOf = matches ?? matchBatch(
+      output.masks.dataSync() as Float32Array,
+      output.classLogits.dataSync() as Float32Array,
+      [batch, queries, pixels, channels],
+      targets,
+      weights,
+    );
+    const targetClass = new Int32Array(batch * queries).fill(noObject);
+    const matchedRows: number[] = [];
+    const matchedMasks: Float32Array[] = [];
+    targets.forEach((target, b) => {
+      for (const { row: query, column: object } of pairsOf[b] ?? []) {
         const classIndex = target.classes[object]!;
         if (classIndex < 0 || classIndex >= noObject) {
           throw new RangeError(`Target class ${classIndex} outside the head's ${noObject} classes`);
@@ -130,4 +132,32 @@ export function detectionLoss(
     }
     return total as tf.Scalar;
   });
+}
+
+/**
+ * Each image's query-object assignment from a batch's predictions read back as arrays: masks
+ * `[B, Q, P]` and class logits `[B, Q, C + 1]` (`shape` = `[B, Q, P, C + 1]`).
+ *
+ * @example
+ * ```ts ignore
+ * const matches = matchBatch(await out.masks.data(), await out.classLogits.data(), [2, 100, 65536, 38], targets);
+ * ```
+ */
+export function matchBatch(
+  maskValues: Float32Array,
+  classValues: Float32Array,
+  [batch, queries, pixels, channels]: [number, number, number, number],
+  targets: readonly { classes: Int32Array; masks: Float32Array }[],
+  weights: MatchCostWeights = {},
+): Assignment[][] {
+  return Array.from({ length: batch }, (_, b) =>
+    matchQueries(
+      {
+        queries,
+        classLogits: classValues.subarray(b * queries * channels, (b + 1) * queries * channels),
+        maskLogits: maskValues.subarray(b * queries * pixels, (b + 1) * queries * pixels),
+      },
+      targets[b]!,
+      weights,
+    ));
 }

@@ -53,6 +53,12 @@ export interface PreparedBatch<Out> {
   loss(output: Out): tf.Scalar;
   /** Frees what the batch holds on the backend. */
   dispose(): void;
+  /**
+   * Optional: called before the step with the model's forward pass (untaped), for a loss that
+   * must read the predictions first and cannot do it synchronously inside the gradient
+   * computation (detection matching on webgpu). It disposes what `forward` returns.
+   */
+  beforeStep?(forward: (images: Tensor4D) => Out): Promise<void>;
 }
 
 /** Options of {@link train}. */
@@ -266,6 +272,7 @@ async function trainStep<Out>(
   const { images } = batch;
   const masks = model.gradientMasks?.(context.step);
   try {
+    await batch.beforeStep?.((x) => model.forward(x));
     // Past a frozen encoder, or block by block when the encoder trains: see modelGradients.
     const { value, grads } = modelGradients(
       model,

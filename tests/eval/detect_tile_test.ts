@@ -37,7 +37,7 @@ Deno.test("tileDetections() of the split's own mask targets scores AP50 above 90
       classes[j * channels + classIndex] = 10;
     });
     const entry = found.get(tile.source.id) ?? { detections: [], tiles: tile.count };
-    entry.detections.push(...tileDetections(classes, masks, queries, low, tile));
+    entry.detections.push(...await tileDetections(classes, masks, queries, low, tile));
     found.set(tile.source.id, entry);
   }
   const images = split.images.map((image) => {

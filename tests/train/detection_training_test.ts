@@ -84,3 +84,26 @@ Deno.test("every method trains a step with the detection head", async () => {
   }
   sam.dispose();
 });
+
+Deno.test("matching ahead (what webgpu needs) trains to the same weights as matching in the loss", async () => {
+  const sam = randomSam(TINY_SIZE);
+  const config = validatePeftConfig({ method: "lora", loraRank: 2 });
+  const states = [];
+  for (const matchAhead of [false, true]) {
+    const model = PeftModel.create(sam, config, { numClasses: 3, seed: 2, head });
+    const tensors = tf.memory().numTensors;
+    await train(model.detector(), new DetectionReader(split, { size: 128, seed: 0 }), {
+      maxSteps: 3,
+      batchSize: 2,
+      learningRate: 1e-3,
+      prepareBatch: (tiles) => detectionBatch(tiles, {}, { matchAhead }),
+    });
+    assert.equal(tf.memory().numTensors, tensors, "no tensor left behind");
+    states.push(await model.exportTrainingState());
+    model.dispose();
+  }
+  for (const [name, tensor] of states[0]!) {
+    assert.deepEqual(states[1]!.get(name)!.data, tensor.data, name);
+  }
+  sam.dispose();
+});
