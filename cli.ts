@@ -17,6 +17,7 @@ import { registerSummary } from "./cli/summary.ts";
 import { registerMerge } from "./cli/merge.ts";
 import { registerScore } from "./cli/score.ts";
 import { registerMergeScores } from "./cli/merge_scores.ts";
+import { registerScoreDetections } from "./cli/score_detections.ts";
 import { registerDatasets } from "./cli/datasets.ts";
 import { registerConvert } from "./cli/convert.ts";
 import { registerBench } from "./cli/bench.ts";
@@ -52,6 +53,7 @@ const commands: Array<(program: Command) => void> = [
   registerSummary,
   registerMerge,
   registerScore,
+  registerScoreDetections,
   registerMergeScores,
   registerDatasets,
   registerConvert,

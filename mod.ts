@@ -135,3 +135,70 @@ export { type StudyReport, studyReport } from "./lib/study/report.ts";
 export { reportCsv, reportMarkdown } from "./lib/study/report_format.ts";
 export { resultsSvg } from "./lib/study/results_svg.ts";
 export { THESIS_EFFICIENCY, THESIS_RESULT_TABLES } from "./lib/study/thesis_tables.ts";
+
+// Detection datasets and scores.
+export type {
+  BoxXywh,
+  ClassCategory,
+  DetectionImage,
+  DetectionObject,
+  DetectionSplit,
+} from "./lib/data/detection_split.ts";
+export { findCocoSplit, parseCocoInstances, readCocoSplit } from "./lib/data/coco.ts";
+export { type CocoResult, cocoResultsToEval, toCocoResults } from "./lib/data/coco_results.ts";
+export { parseFair1mXml, readFair1mSplit } from "./lib/data/fair1m.ts";
+export { FAIR1M_CLASS_CATEGORIES, FAIR1M_CLASS_NAMES } from "./lib/data/fair1m_classes.ts";
+export { mapClassesByName, remapDetectionSplit } from "./lib/data/detection_classes.ts";
+export {
+  type DatasetLayout,
+  detectionLayout,
+  loadDetectionSplit,
+} from "./lib/data/detection_layout.ts";
+export { type DetectionTile, objectsInTile } from "./lib/data/detection_tiles.ts";
+export { DetectionReader } from "./lib/data/detection_reader.ts";
+export { fillBox, fillPolygon, rasterizeObject } from "./lib/image/rasterize.ts";
+export {
+  boxIou,
+  cocoEvaluate,
+  type EvalImage,
+  type ScoredDetection,
+} from "./lib/metrics/coco_eval.ts";
+export { voc07ApPerClass } from "./lib/metrics/voc07.ts";
+export {
+  type DetectionReport,
+  makeDetectionReport,
+  mergeDetectionReports,
+} from "./lib/metrics/detection_report.ts";
+
+// Detection head, training and inference.
+export {
+  decodeDetections,
+  DEFAULT_QUERIES,
+  detectionArchitecture,
+  detectionDecoderShapes,
+  type DetectionOutput,
+  initialDetectionDecoder,
+} from "./lib/decoder/detection_head.ts";
+export {
+  headArchitecture,
+  type HeadConfig,
+  SEMANTIC_HEAD,
+  validateHeadConfig,
+} from "./lib/decoder/head.ts";
+export {
+  type BoxXyxy,
+  type MaskBox,
+  masksToBoxes,
+  maskToBox,
+} from "./lib/decoder/masks_to_boxes.ts";
+export { type Assignment, minimumCostAssignment } from "./lib/train/hungarian.ts";
+export { matchingCosts, matchQueries } from "./lib/train/detection_matching.ts";
+export { detectionLoss, type DetectionLossWeights } from "./lib/train/detection_loss.ts";
+export { type DetectionTargets, rasteriseTargets } from "./lib/train/detection_targets.ts";
+export { detectionBatch } from "./lib/train/detection_batch.ts";
+export type { BatchSource, PreparedBatch } from "./lib/train/trainer.ts";
+export { classwiseNms } from "./lib/eval/nms.ts";
+export { tileDetections, topPairs } from "./lib/eval/detect_tile.ts";
+export { type DetectFn, detectImage } from "./lib/eval/detect_image.ts";
+export { evaluateDetections, shardImages } from "./lib/eval/detect_evaluate.ts";
+export { detectionsSvg, writeDetectionsPng } from "./lib/eval/detect_draw.ts";

@@ -5,15 +5,23 @@
  */
 import type { Command } from "commander";
 import { SegmentationReader } from "../lib/data/reader.ts";
+import { evaluateDetections, shardImages } from "../lib/eval/detect_evaluate.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
-import { openRun } from "../lib/run/open_run.ts";
+import { type OpenRun, openRun } from "../lib/run/open_run.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { addDataOptions, type DataOptions, loadDataSplit } from "./data_options.ts";
-import { printJson, setQuiet, UsageError } from "./io.ts";
+import { log, printJson, setQuiet, UsageError } from "./io.ts";
 import { nonNegativeInteger, positiveInteger, shardSpec } from "./options.ts";
 import { createProgress } from "./progress.ts";
+import {
+  addDetectionDataOptions,
+  checkDatasetTask,
+  dataLayout,
+  loadTaskDetectionSplit,
+  type TaskDataOptions,
+} from "./task_options.ts";
 
-interface EvalOptions extends DataOptions {
+interface EvalOptions extends DataOptions, TaskDataOptions {
   checkpoint: string;
   peft?: string;
   shard?: { index: number; count: number };
@@ -48,6 +56,7 @@ export function registerEval(program: Command): void {
     .option("--seed <n>", "seed of --holdout (use the training run's)", nonNegativeInteger, 0)
     .option("--quiet", "no progress output", false);
   addDataOptions(command, "test");
+  addDetectionDataOptions(command);
   addBackendOptions(command).action(async (options: EvalOptions) => {
     setQuiet(options.quiet);
     if (!options.peft) {
@@ -57,49 +66,89 @@ export function registerEval(program: Command): void {
       );
     }
     await startBackend(options);
-    const split = await loadDataSplit(options, options.split ?? "test", {
-      part: "heldOut",
-      seed: options.seed,
-    });
+    const layout = await dataLayout(options);
+    if (options.task) throw new UsageError("eval reads the task from the run; drop --task");
     const run = await openRun(options.checkpoint, options.peft);
     try {
-      const runClasses = run.manifest.classNames;
-      const dataClasses = split.dataset.classNames;
-      if (runClasses.length !== dataClasses.length) {
-        throw new Error(
-          `Cannot evaluate run "${options.peft}" on "${split.dataset.root}": the run has ${runClasses.length} classes, the dataset ${dataClasses.length}`,
-        );
-      }
-      const imageSize = run.base.weights.architecture.encoder.imageSize;
-      const reader = new SegmentationReader(split, { size: imageSize, skipBad: options.skipBad });
-      const shardImages = options.shard
-        ? split.pairs.filter((_, i) => i % options.shard!.count === options.shard!.index).length
-        : split.pairs.length;
-      const progress = createProgress({
-        label: "eval",
-        total: shardImages,
-        unit: "image",
-        quiet: options.quiet,
-      });
-      let done = 0;
-      const result = await evaluate((images) => run.model.forward(images), reader, {
-        shard: options.shard,
-        batchSize: options.batchSize,
-        overlap: options.overlap ?? Math.floor(imageSize / 8),
-        onImage: () => progress.update(++done),
-      });
-      progress.done();
-      printJson({
-        dataset: split.dataset.id,
-        split: split.dataset.split,
-        method: run.manifest.method,
-        shard: options.shard ? `${options.shard.index}/${options.shard.count}` : undefined,
-        tiles: result.tiles,
-        seconds: Math.round(result.seconds * 1000) / 1000,
-        ...result.report,
-      });
+      checkDatasetTask(run.model.head.task, layout, options, "evaluate");
+      if (run.model.head.task === "detection") await evalDetection(options, run);
+      else await evalSemantic(options, run);
     } finally {
       run.dispose();
     }
+  });
+}
+
+async function evalDetection(options: EvalOptions, run: OpenRun): Promise<void> {
+  const split = await loadTaskDetectionSplit(options, options.split);
+  const imageSize = run.base.weights.architecture.encoder.imageSize;
+  const progress = createProgress({
+    label: "eval",
+    total: shardImages(split, options.shard).length,
+    unit: "image",
+    quiet: options.quiet,
+  });
+  let done = 0;
+  const result = await evaluateDetections((images) => run.model.detect(images), split, {
+    size: imageSize,
+    classNames: run.manifest.classNames,
+    shard: options.shard,
+    batchSize: options.batchSize,
+    overlap: options.overlap ?? Math.floor(imageSize / 8),
+    skipBad: options.skipBad,
+    onSkip: (skipped) => log(`mopeft: skipped ${skipped.path}: ${skipped.reason}`),
+    onImage: () => progress.update(++done),
+  });
+  progress.done();
+  printJson({
+    dataset: split.source,
+    split: split.split,
+    method: run.manifest.method,
+    shard: options.shard ? `${options.shard.index}/${options.shard.count}` : undefined,
+    tiles: result.tiles,
+    seconds: Math.round(result.seconds * 1000) / 1000,
+    ...result.report,
+  });
+}
+
+async function evalSemantic(options: EvalOptions, run: OpenRun): Promise<void> {
+  const split = await loadDataSplit(options, options.split ?? "test", {
+    part: "heldOut",
+    seed: options.seed,
+  });
+  const runClasses = run.manifest.classNames;
+  const dataClasses = split.dataset.classNames;
+  if (runClasses.length !== dataClasses.length) {
+    throw new Error(
+      `Cannot evaluate run "${options.peft}" on "${split.dataset.root}": the run has ${runClasses.length} classes, the dataset ${dataClasses.length}`,
+    );
+  }
+  const imageSize = run.base.weights.architecture.encoder.imageSize;
+  const reader = new SegmentationReader(split, { size: imageSize, skipBad: options.skipBad });
+  const shardImages = options.shard
+    ? split.pairs.filter((_, i) => i % options.shard!.count === options.shard!.index).length
+    : split.pairs.length;
+  const progress = createProgress({
+    label: "eval",
+    total: shardImages,
+    unit: "image",
+    quiet: options.quiet,
+  });
+  let done = 0;
+  const result = await evaluate((images) => run.model.forward(images), reader, {
+    shard: options.shard,
+    batchSize: options.batchSize,
+    overlap: options.overlap ?? Math.floor(imageSize / 8),
+    onImage: () => progress.update(++done),
+  });
+  progress.done();
+  printJson({
+    dataset: split.dataset.id,
+    split: split.dataset.split,
+    method: run.manifest.method,
+    shard: options.shard ? `${options.shard.index}/${options.shard.count}` : undefined,
+    tiles: result.tiles,
+    seconds: Math.round(result.seconds * 1000) / 1000,
+    ...result.report,
   });
 }

@@ -4,8 +4,9 @@
  * @module
  */
 import type { Command } from "commander";
+import { DetectionReader } from "../lib/data/detection_reader.ts";
 import { SegmentationReader } from "../lib/data/reader.ts";
-import { recordGates } from "../lib/gate/inspect.ts";
+import { type ImageSource, recordGates } from "../lib/gate/inspect.ts";
 import { gateReport } from "../lib/gate/recorder.ts";
 import { gateReportSvg } from "../lib/gate/svg.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
@@ -16,8 +17,15 @@ import { addDataOptions, type DataOptions, loadDataSplit } from "./data_options.
 import { printJson, setQuiet } from "./io.ts";
 import { nonNegativeInteger, openFraction, positiveInteger } from "./options.ts";
 import { createProgress } from "./progress.ts";
+import {
+  addDetectionDataOptions,
+  dataLayout,
+  layoutTask,
+  loadTaskDetectionSplit,
+  type TaskDataOptions,
+} from "./task_options.ts";
 
-interface InspectOptions extends DataOptions {
+interface InspectOptions extends DataOptions, TaskDataOptions {
   checkpoint: string;
   peft: string;
   gateThreshold?: number;
@@ -50,13 +58,10 @@ export function registerInspectGates(program: Command): void {
     .option("--seed <n>", "seed of --holdout (use the training run's)", nonNegativeInteger, 0)
     .option("--quiet", "no progress output", false);
   addDataOptions(command, "test");
+  addDetectionDataOptions(command);
   addBackendOptions(command).action(async (options: InspectOptions) => {
     setQuiet(options.quiet);
     await startBackend(options);
-    const split = await loadDataSplit(options, options.split ?? "test", {
-      part: "heldOut",
-      seed: options.seed,
-    });
     const run = await openRun(options.checkpoint, options.peft);
     try {
       if (!METHODS[run.manifest.method].gated) {
@@ -65,14 +70,33 @@ export function registerInspectGates(program: Command): void {
         );
       }
       const imageSize = run.base.weights.architecture.encoder.imageSize;
-      const reader = new SegmentationReader(split, {
-        size: imageSize,
-        labels: false,
-        skipBad: options.skipBad,
-      });
+      // The gates live in the encoder: any run's gates can be read on either task's images.
+      let reader: ImageSource;
+      let dataset: { id: string; name: string; split: string; images: number };
+      if (layoutTask(await dataLayout(options)) === "detection") {
+        const split = await loadTaskDetectionSplit(options, options.split);
+        reader = new DetectionReader(split, { size: imageSize, skipBad: options.skipBad });
+        dataset = {
+          id: split.source,
+          name: split.source,
+          split: split.split,
+          images: split.images.length,
+        };
+      } else {
+        const split = await loadDataSplit(options, options.split ?? "test", {
+          part: "heldOut",
+          seed: options.seed,
+        });
+        reader = new SegmentationReader(split, {
+          size: imageSize,
+          labels: false,
+          skipBad: options.skipBad,
+        });
+        dataset = { ...split.dataset, images: split.pairs.length };
+      }
       const progress = createProgress({
         label: "inspect-gates",
-        total: split.pairs.length,
+        total: dataset.images,
         unit: "image",
         quiet: options.quiet,
       });
@@ -84,8 +108,8 @@ export function registerInspectGates(program: Command): void {
       const threshold = options.gateThreshold ?? run.manifest.config.gateThreshold;
       const report = gateReport(images, { threshold, bins: options.bins });
       const json = {
-        dataset: split.dataset.id,
-        split: split.dataset.split,
+        dataset: dataset.id,
+        split: dataset.split,
         method: run.manifest.method,
         depth: run.base.weights.architecture.encoder.depth,
         ...report,
@@ -94,7 +118,7 @@ export function registerInspectGates(program: Command): void {
         await writeFileAtomic(
           options.svg,
           gateReportSvg(report, {
-            title: `Gate calls: ${split.dataset.name} (${split.dataset.split})`,
+            title: `Gate calls: ${dataset.name} (${dataset.split})`,
           }),
         );
       }

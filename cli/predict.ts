@@ -9,14 +9,31 @@ import { decodeRgb } from "../lib/image/decode.ts";
 import { writeLabelPng } from "../lib/image/label_png.ts";
 import { predictImage } from "../lib/eval/predict_image.ts";
 import { classPalette, writeOverlayPng } from "../lib/image/palette.ts";
-import { openRun } from "../lib/run/open_run.ts";
+import { remapDetectionSplit } from "../lib/data/detection_classes.ts";
+import { toCocoResults } from "../lib/data/coco_results.ts";
+import type { DetectionSplit } from "../lib/data/detection_split.ts";
+import { writeDetectionsPng } from "../lib/eval/detect_draw.ts";
+import { detectImage } from "../lib/eval/detect_image.ts";
+import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { type OpenRun, openRun } from "../lib/run/open_run.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { addDataOptions, type DataOptions, loadDataSplit } from "./data_options.ts";
 import { printJson, setQuiet, UsageError } from "./io.ts";
-import { nonNegativeInteger, positiveInteger } from "./options.ts";
+import { nonNegativeInteger, nonNegativeNumber, positiveInteger } from "./options.ts";
 import { createProgress } from "./progress.ts";
+import {
+  addDetectionDataOptions,
+  checkDatasetTask,
+  dataLayout,
+  loadTaskDetectionSplit,
+  type TaskDataOptions,
+} from "./task_options.ts";
 
-interface PredictOptions extends DataOptions {
+/** The COCO results file a detection run's predict writes into --out. */
+const DETECTIONS_FILE = "detections.json";
+
+interface PredictOptions extends DataOptions, TaskDataOptions {
+  minScore: number;
   checkpoint: string;
   peft: string;
   image?: string[];
@@ -47,18 +64,35 @@ export function registerPredict(program: Command): void {
       nonNegativeInteger,
     )
     .option("--batch-size <n>", "tiles per forward pass", positiveInteger, 1)
+    .option(
+      "--min-score <s>",
+      "detection: boxes drawn by --color score at least this (the JSON has all)",
+      nonNegativeNumber,
+      0.3,
+    )
     .option("--quiet", "no progress output", false);
   addDataOptions(command, "test");
+  addDetectionDataOptions(command);
   addBackendOptions(command).action(async (options: PredictOptions) => {
     setQuiet(options.quiet);
-    if (!options.image && !options.data && !options.dataset) {
+    if (!options.image && !options.data && !options.dataset && !options.annotations) {
       throw new UsageError("predict needs --image FILE... or a dataset (--data DIR)");
     }
     await startBackend(options);
-    const images = options.image ??
-      (await loadDataSplit(options, options.split ?? "test")).pairs.map((pair) => pair.imagePath);
+    const layout = options.image ? undefined : await dataLayout(options);
     const run = await openRun(options.checkpoint, options.peft);
     try {
+      if (layout) checkDatasetTask(run.model.head.task, layout, options, "predict with");
+      if (run.model.head.task === "detection") {
+        const split = options.image
+          ? undefined
+          : await loadTaskDetectionSplit(options, options.split);
+        const files = options.image ?? split!.images.map((image) => image.file);
+        await predictDetections(options, run, files, split);
+        return;
+      }
+      const images = options.image ??
+        (await loadDataSplit(options, options.split ?? "test")).pairs.map((pair) => pair.imagePath);
       await Deno.mkdir(options.out, { recursive: true });
       const imageSize = run.base.weights.architecture.encoder.imageSize;
       const numClasses = run.manifest.classNames.length;
@@ -102,5 +136,66 @@ export function registerPredict(program: Command): void {
     } finally {
       run.dispose();
     }
+  });
+}
+
+/**
+ * A detection run's predict: COCO results for every image (`detections.json`; with a dataset its
+ * image and category ids, else images numbered from 1 and the run's classes as ids 1..C) and,
+ * with --color, each image with its boxes drawn.
+ */
+async function predictDetections(
+  options: PredictOptions,
+  run: OpenRun,
+  files: string[],
+  split?: DetectionSplit,
+): Promise<void> {
+  await Deno.mkdir(options.out, { recursive: true });
+  const imageSize = run.base.weights.architecture.encoder.imageSize;
+  const classNames = run.manifest.classNames;
+  const palette = classPalette(classNames.length + 1).slice(3); // class 0's colour is black
+  // Category ids: the dataset's for its classes (matched by name), else 1..C in the run's order.
+  const ids = split
+    ? remapDetectionSplit(split, classNames)
+    : { categoryIds: classNames.map((_, k) => k + 1) };
+  const progress = createProgress({
+    label: "predict",
+    total: files.length,
+    unit: "image",
+    quiet: options.quiet,
+  });
+  const results: ReturnType<typeof toCocoResults> = [];
+  const drawn: string[] = [];
+  for (const [index, path] of files.entries()) {
+    const image = await decodeRgb(path);
+    const { detections } = await detectImage((batch) => run.model.detect(batch), image, {
+      size: imageSize,
+      overlap: options.overlap ?? Math.floor(imageSize / 8),
+      batchSize: options.batchSize,
+    });
+    const imageId = split ? split.images[index]!.id : index + 1;
+    results.push(...toCocoResults(ids, imageId, detections));
+    if (options.color) {
+      const target = join(options.out, `${basename(path, extname(path))}_boxes.png`);
+      await writeDetectionsPng(target, image, detections, {
+        classNames,
+        palette,
+        minScore: options.minScore,
+      });
+      drawn.push(target);
+    }
+    progress.update(index + 1);
+  }
+  progress.done();
+  const resultsPath = join(options.out, DETECTIONS_FILE);
+  await writeFileAtomic(resultsPath, JSON.stringify(results) + "\n");
+  printJson({
+    out: options.out,
+    task: "detection",
+    images: files.length,
+    detections: results.length,
+    classNames,
+    results: resultsPath,
+    files: drawn,
   });
 }

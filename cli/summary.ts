@@ -4,16 +4,21 @@
  * @module
  */
 import type { Command } from "commander";
+import { DEFAULT_QUERIES } from "../lib/decoder/detection_head.ts";
+import { type HeadConfig, SEMANTIC_HEAD } from "../lib/decoder/head.ts";
 import { inferArchitecture } from "../lib/encoder/architecture.ts";
 import { openSafetensors } from "../lib/io/safetensors.ts";
 import { countParameters } from "../lib/peft/count.ts";
 import { printJson } from "./io.ts";
 import { positiveInteger } from "./options.ts";
 import { addPeftOptions, peftConfigFromOptions, type PeftOptions } from "./peft_options.ts";
+import { addTaskOption } from "./task_options.ts";
 
 interface SummaryOptions extends PeftOptions {
   checkpoint: string;
   numClasses: number;
+  task?: "semantic" | "detection";
+  queries?: number;
 }
 
 /** Registers `mopeft summary`. */
@@ -24,7 +29,13 @@ export function registerSummary(program: Command): void {
         "(counts as stored for inference; the prefix MLP apart as prefixReparam)",
     )
     .requiredOption("--checkpoint <file>", "SAM checkpoint (.safetensors); only its header is read")
-    .option("--num-classes <n>", "classes of the semantic head", positiveInteger, 2);
+    .option("--num-classes <n>", "classes of the head", positiveInteger, 2)
+    .option(
+      "--queries <n>",
+      `object queries of the detection head (default ${DEFAULT_QUERIES})`,
+      positiveInteger,
+    );
+  addTaskOption(command);
   addPeftOptions(command).action(async (options: SummaryOptions) => {
     const config = peftConfigFromOptions(options);
     const file = await openSafetensors(options.checkpoint);
@@ -39,9 +50,14 @@ export function registerSummary(program: Command): void {
     } finally {
       file.close();
     }
+    const head: HeadConfig = options.task === "detection"
+      ? { task: "detection", queries: options.queries ?? DEFAULT_QUERIES }
+      : SEMANTIC_HEAD;
     printJson({
       method: config.method,
-      ...countParameters(architecture, config, options.numClasses),
+      task: head.task,
+      ...(head.task === "detection" ? { queries: head.queries } : {}),
+      ...countParameters(architecture, config, options.numClasses, head),
     });
   });
 }

@@ -4,7 +4,11 @@
  * @module
  */
 import { type Command, Option } from "commander";
+import { DetectionReader } from "../lib/data/detection_reader.ts";
 import { SegmentationReader } from "../lib/data/reader.ts";
+import { DEFAULT_QUERIES } from "../lib/decoder/detection_head.ts";
+import { type HeadConfig, SEMANTIC_HEAD } from "../lib/decoder/head.ts";
+import { evaluateDetections } from "../lib/eval/detect_evaluate.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
 import { PeftModel } from "../lib/peft/peft_model.ts";
@@ -20,7 +24,8 @@ import {
   writeRunSettings,
 } from "../lib/run/run_folder.ts";
 import { loadTrainingCheckpoint } from "../lib/train/checkpoint.ts";
-import { train, type TrainLogRecord } from "../lib/train/trainer.ts";
+import { detectionBatch } from "../lib/train/detection_batch.ts";
+import { train, type TrainLogRecord, type TrainOptions } from "../lib/train/trainer.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { addDataOptions, checkDataSplit, type DataOptions, loadDataSplit } from "./data_options.ts";
 import { Interrupted, log, printJson, setQuiet, UsageError } from "./io.ts";
@@ -33,8 +38,17 @@ import {
 } from "./options.ts";
 import { addPeftOptions, peftConfigFromOptions, type PeftOptions } from "./peft_options.ts";
 import { createProgress } from "./progress.ts";
+import {
+  addDetectionDataOptions,
+  addTaskOption,
+  loadTaskDetectionSplit,
+  type Task,
+  type TaskDataOptions,
+  trainingTask,
+} from "./task_options.ts";
 
-interface TrainCliOptions extends DataOptions, PeftOptions {
+interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
+  queries?: number;
   checkpoint: string;
   out: string;
   epochs?: number;
@@ -92,8 +106,15 @@ export function registerTrain(program: Command): void {
     .option("--resume", "continue the run in --out from its last checkpoint", false)
     .option("--force", "replace a run already in --out", false)
     .option("--config <file>", "JSON file with option values (keys as the flags); flags win")
-    .option("--quiet", "no progress output", false);
+    .option("--quiet", "no progress output", false)
+    .option(
+      "--queries <n>",
+      `detection: object queries of the head (default ${DEFAULT_QUERIES})`,
+      positiveInteger,
+    );
+  addTaskOption(command);
   addDataOptions(command, "train");
+  addDetectionDataOptions(command);
   addPeftOptions(command, false);
   addBackendOptions(command).action(async (options: TrainCliOptions, cmd: Command) => {
     if (options.config) {
@@ -123,6 +144,20 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       `cannot resume "${options.out}" with --method ${options.method}: it was trained with ${resumed.peft.method}`,
     );
   }
+  const task: Task = resumed ? resumed.head?.task ?? "semantic" : await trainingTask(options);
+  if (resumed && options.task && options.task !== task) {
+    throw new UsageError(
+      `cannot resume "${options.out}" with --task ${options.task}: it is a ${task} run`,
+    );
+  }
+  if (task === "detection" && options.holdout !== undefined) {
+    throw new UsageError("--holdout is for semantic runs (validate detection with --val-split)");
+  }
+  const head: HeadConfig = resumed
+    ? resumed.head ?? SEMANTIC_HEAD
+    : task === "detection"
+    ? { task, queries: options.queries ?? DEFAULT_QUERIES }
+    : SEMANTIC_HEAD;
   const peftConfig = resumed?.peft ?? peftConfigFromOptions(options as PeftOptions);
   const seed = resumed?.seed ?? options.seed;
   // A resumed run keeps the settings it started with, so that it ends where a straight run would.
@@ -141,11 +176,21 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
 
   const choice = await startBackend(options);
   // Everything that can fail on bad input happens before the run folder is touched.
-  let trainSplit = await loadDataSplit(options, options.split ?? "train", {
-    part: "train",
-    seed,
-  });
-  let validationSplit = options.valSplit
+  const detectionSplit = task === "detection"
+    ? await loadTaskDetectionSplit(options, options.split)
+    : undefined;
+  let trainSplit = detectionSplit
+    ? undefined
+    : await loadDataSplit(options, options.split ?? "train", {
+      part: "train",
+      seed,
+    });
+  const detectionValidation = detectionSplit && options.valSplit
+    ? await loadTaskDetectionSplit(options, options.valSplit)
+    : undefined;
+  let validationSplit = !trainSplit
+    ? undefined
+    : options.valSplit
     ? await loadDataSplit({ ...options, holdout: undefined }, options.valSplit)
     : options.holdout !== undefined && options.valEvery
     ? await loadDataSplit(options, options.split ?? "train", { part: "heldOut", seed })
@@ -159,11 +204,15 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     );
   }
   // Every file decoded once now, so that a corrupt one fails here and not hours into the run.
-  trainSplit = await checkDataSplit(trainSplit, options);
+  if (trainSplit) trainSplit = await checkDataSplit(trainSplit, options);
   if (validationSplit) validationSplit = await checkDataSplit(validationSplit, options);
-  const classNames = [...trainSplit.dataset.classNames];
+  const classNames = [...(detectionSplit?.classNames ?? trainSplit!.dataset.classNames)];
   const imageSize = base.weights.architecture.encoder.imageSize;
-  const model = PeftModel.create(base.weights, peftConfig, { numClasses: classNames.length, seed });
+  const model = PeftModel.create(base.weights, peftConfig, {
+    numClasses: classNames.length,
+    seed,
+    head,
+  });
   const resumeFrom = resumed ? await loadTrainingCheckpoint(options.out) ?? undefined : undefined;
 
   if (options.force && !options.resume) await clearRunFolder(options.out);
@@ -180,23 +229,20 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     weightDecay,
     epochs: epochs ?? null,
     maxSteps: steps ?? null,
-    dataset: trainSplit.dataset.id,
-    split: trainSplit.dataset.split,
+    dataset: detectionSplit?.source ?? trainSplit!.dataset.id,
+    split: detectionSplit?.split ?? trainSplit!.dataset.split,
     classNames,
     baseCheckpointSha256: base.fingerprint.sha256,
+    head,
   };
   await writeRunSettings(options.out, settings);
 
-  const reader = new SegmentationReader(trainSplit, {
-    size: imageSize,
-    seed,
-    skipBad: options.skipBad,
-  });
+  const readerOptions = { size: imageSize, seed, skipBad: options.skipBad };
   const validationReader = validationSplit
     ? new SegmentationReader(validationSplit, { size: imageSize, skipBad: options.skipBad })
     : undefined;
   const metricsLines = resumeFrom ? await readMetricsUpTo(options.out, resumeFrom.step) : [];
-  const tilesPerEpoch = trainSplit.pairs.length;
+  const tilesPerEpoch = detectionSplit?.images.length ?? trainSplit!.pairs.length;
   const totalSteps = steps ?? (epochs ?? 1) * Math.ceil(tilesPerEpoch / batchSize);
   const progress = createProgress({
     label: "train",
@@ -205,7 +251,9 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     quiet: options.quiet,
   });
   log(
-    `mopeft: training ${peftConfig.method} on ${trainSplit.dataset.name} (${trainSplit.pairs.length} images, ${classNames.length} classes) with ${choice.backend}` +
+    `mopeft: training ${peftConfig.method}${task === "detection" ? " (detection)" : ""} on ${
+      detectionSplit?.source ?? trainSplit!.dataset.name
+    } (${tilesPerEpoch} images, ${classNames.length} classes) with ${choice.backend}` +
       (resumeFrom ? `, resuming at step ${resumeFrom.step}` : ""),
   );
 
@@ -214,7 +262,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   Deno.addSignalListener("SIGINT", onInterrupt);
   let result;
   try {
-    result = await train(model, reader, {
+    const trainOptions: TrainOptions = {
       epochs,
       maxSteps: steps,
       batchSize,
@@ -231,21 +279,38 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
           (await evaluate((images) => model.forward(images), validationReader, { batchSize }))
             .report
             .miou ?? 0
+        : detectionValidation
+        ? async () =>
+          (await evaluateDetections((images) => model.detect(images), detectionValidation, {
+            size: imageSize,
+            classNames,
+            batchSize,
+            overlap: Math.floor(imageSize / 8),
+          })).report.ap50 ?? 0
         : undefined,
-      valEvery: validationReader
+      validationMetric: detectionValidation ? "ap50" : "miou",
+      valEvery: validationReader || detectionValidation
         ? options.valEvery ?? Math.max(1, Math.ceil(tilesPerEpoch / batchSize))
         : undefined,
       onLog: async (record: TrainLogRecord) => {
         progress.update(record.step, {
           loss: record.loss.toFixed(4),
           ...(record.valMiou !== undefined ? { "val mIoU": record.valMiou.toFixed(2) } : {}),
+          ...(record.valAp50 !== undefined ? { "val AP50": record.valAp50.toFixed(2) } : {}),
         });
-        if (record.step % options.logEvery === 0 || record.valMiou !== undefined) {
+        const validated = record.valMiou !== undefined || record.valAp50 !== undefined;
+        if (record.step % options.logEvery === 0 || validated) {
           metricsLines.push(JSON.stringify(record));
           await writeFileAtomic(`${options.out}/${METRICS_FILE}`, metricsLines.join("\n") + "\n");
         }
       },
-    });
+    };
+    result = detectionSplit
+      ? await train(model.detector(), new DetectionReader(detectionSplit, readerOptions), {
+        ...trainOptions,
+        prepareBatch: (tiles) => detectionBatch(tiles),
+      })
+      : await train(model, new SegmentationReader(trainSplit!, readerOptions), trainOptions);
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
@@ -260,6 +325,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   const summary = {
     out: options.out,
     method: peftConfig.method,
+    task,
     steps: result.step,
     epoch: result.epoch,
     loss: result.loss,

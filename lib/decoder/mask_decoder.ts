@@ -21,7 +21,22 @@ export type MaskPrediction = {
   lowResMasks: Tensor4D;
   /** `[B, numMaskTokens]` predicted IoU per mask (absent when not asked for). */
   iouPredictions?: Tensor2D;
+  /** `[B, numMaskTokens, C]` the mask tokens' transformer outputs (when asked for). */
+  maskTokenOutputs?: Tensor3D;
 };
+
+/** Options of {@link decodeMasks}. */
+export interface DecodeMasksOptions {
+  /** Run the IoU head; default true. */
+  predictIou?: boolean;
+  /**
+   * Every mask token uses hypernetwork MLP 0 (the detection head's object queries share one)
+   * instead of its own; default false.
+   */
+  sharedHypernetwork?: boolean;
+  /** Also return the mask tokens' outputs (the detection head classifies them); default false. */
+  tokenOutputs?: boolean;
+}
 
 function mlp(weights: ModelWeights, prefix: string, layers: number, x: Tensor): Tensor {
   let y = x;
@@ -45,7 +60,7 @@ function mlp(weights: ModelWeights, prefix: string, layers: number, x: Tensor): 
 export function decodeMasks(
   weights: ModelWeights,
   embeddings: Tensor4D,
-  options: { predictIou?: boolean } = {},
+  options: DecodeMasksOptions = {},
 ): MaskPrediction {
   return tf.tidy(() => {
     const arch = weights.architecture.decoder;
@@ -102,25 +117,31 @@ export function decodeMasks(
     ) as Tensor4D;
     const [, upHeight, upWidth, upChannels] = upscaled.shape;
 
-    const hyper: Tensor[] = [];
-    for (let token = 0; token < arch.numMaskTokens; token++) {
-      const tokenOut = tf.slice(maskTokens, [0, token, 0], [batch, 1, channels]).reshape([
-        batch,
-        channels,
-      ]);
-      hyper.push(mlp(weights, `${md}.output_hypernetworks_mlps.${token}.layers`, 3, tokenOut));
+    let hyperIn: Tensor; // [B, tokens, C/8]
+    if (options.sharedHypernetwork) {
+      hyperIn = mlp(weights, `${md}.output_hypernetworks_mlps.0.layers`, 3, maskTokens);
+    } else {
+      const hyper: Tensor[] = [];
+      for (let token = 0; token < arch.numMaskTokens; token++) {
+        const tokenOut = tf.slice(maskTokens, [0, token, 0], [batch, 1, channels]).reshape([
+          batch,
+          channels,
+        ]);
+        hyper.push(mlp(weights, `${md}.output_hypernetworks_mlps.${token}.layers`, 3, tokenOut));
+      }
+      hyperIn = tf.stack(hyper, 1);
     }
-    const hyperIn = tf.stack(hyper, 1); // [B, tokens, C/8]
     const pixels = upscaled.reshape([batch, upHeight * upWidth, upChannels]);
     const masks = matMul(hyperIn, pixels, false, true) // [B, tokens, 4h*4w]
       .reshape([batch, arch.numMaskTokens, upHeight, upWidth]) as Tensor4D;
-    if (options.predictIou === false) return { lowResMasks: masks };
+    const tokenOutputs = options.tokenOutputs ? { maskTokenOutputs: maskTokens as Tensor3D } : {};
+    if (options.predictIou === false) return { lowResMasks: masks, ...tokenOutputs };
     const iouPredictions = mlp(
       weights,
       `${md}.iou_prediction_head.layers`,
       arch.iouHeadDepth,
       iouToken,
     ) as Tensor2D;
-    return { lowResMasks: masks, iouPredictions };
+    return { lowResMasks: masks, iouPredictions, ...tokenOutputs };
   });
 }

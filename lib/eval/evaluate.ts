@@ -68,15 +68,7 @@ export async function evaluate(
 ): Promise<EvaluationResult> {
   const started = performance.now();
   const { shard } = options;
-  if (shard) {
-    const { index, count } = shard;
-    if (
-      !Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 ||
-      index >= count
-    ) {
-      throw new RangeError(`Shard must be an index in [0, count), got ${index} of ${count}`);
-    }
-  }
+  if (shard) checkShard(shard);
   const numClasses = reader.numClasses;
   const matrix = new ConfusionMatrix(numClasses);
   const chosen = reader.split.pairs
@@ -105,6 +97,25 @@ export async function evaluate(
     classesOfInterest: dataset.classesOfInterest,
   });
   return { images, tiles, seconds: (performance.now() - started) / 1000, report };
+}
+
+/**
+ * Throws a `RangeError` unless `shard` is an index in [0, count) of a positive count.
+ *
+ * @example
+ * ```ts
+ * import { checkShard } from "./evaluate.ts";
+ * checkShard({ index: 1, count: 4 }); // fine; { index: 4, count: 4 } throws
+ * ```
+ */
+export function checkShard(shard: { index: number; count: number }): void {
+  const { index, count } = shard;
+  if (
+    !Number.isInteger(count) || count < 1 || !Number.isInteger(index) || index < 0 ||
+    index >= count
+  ) {
+    throw new RangeError(`Shard must be an index in [0, count), got ${index} of ${count}`);
+  }
 }
 
 /** Decodes the chosen images in order; under `skipBad` an unreadable one is reported and skipped. */

@@ -4,15 +4,21 @@
  * @module
  */
 import { encodeImage } from "../encoder/image_encoder.ts";
-import type { SegmentationReader } from "../data/reader.ts";
-import { cutTiles, type Tile } from "../data/tiler.ts";
+import { cutTiles, type Tile, type TileOptions } from "../data/tiler.ts";
+import type { RasterImage } from "../image/decode.ts";
 import type { PeftModel } from "../peft/peft_model.ts";
 import type { ModuleKind } from "../peft/registry.ts";
 import { tilesToBatch } from "../train/tile_batch.ts";
 import { type GateImageRecord, GateRecorder } from "./recorder.ts";
 
+/** What {@link recordGates} reads: a split's images and how to tile them (any task's reader). */
+export interface ImageSource {
+  readonly options: TileOptions;
+  samples(): AsyncIterable<{ image: RasterImage }>;
+}
+
 /**
- * Runs the encoder over every image of `reader` and returns each image's gate values per block
+ * Runs the encoder over every image of `reader` (a `SegmentationReader` or a `DetectionReader`) and returns each image's gate values per block
  * and module. A large image is cut into tiles; its value is the mean over its tiles (weighted
  * equally), so that every image counts once.
  *
@@ -24,7 +30,7 @@ import { type GateImageRecord, GateRecorder } from "./recorder.ts";
  */
 export async function recordGates(
   model: PeftModel,
-  reader: SegmentationReader,
+  reader: ImageSource,
   options: { batchSize?: number; onImage?: (index: number) => void } = {},
 ): Promise<GateImageRecord[]> {
   const batchSize = options.batchSize ?? 1;

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { HeadConfig } from "../decoder/head.ts";
 import { expectedShapes, type SamArchitecture } from "../encoder/architecture.ts";
 import type { PeftConfig } from "./config.ts";
 import { type ParameterGroup, peftTensorLayout } from "./layout.ts";
@@ -35,7 +36,8 @@ const PEFT_GROUPS: ParameterGroup[] = ["lora", "prefix", "vpt", "adapter", "gate
 
 /**
  * Counts the parameters of a run of `config` on a SAM of `architecture` with `numClasses`
- * classes (see {@link ParameterCount} for the definitions).
+ * classes and `head` (default semantic; a detection head's queries and class MLP count as
+ * decoder) (see {@link ParameterCount} for the definitions).
  *
  * @example
  * ```ts
@@ -49,6 +51,7 @@ export function countParameters(
   architecture: SamArchitecture,
   config: PeftConfig,
   numClasses: number,
+  head?: HeadConfig,
 ): ParameterCount {
   const byGroup: Record<ParameterGroup, number> = {
     lora: 0,
@@ -60,7 +63,7 @@ export function countParameters(
     prefixReparam: 0,
     encoder: 0,
   };
-  for (const spec of peftTensorLayout(architecture, config, numClasses)) {
+  for (const spec of peftTensorLayout(architecture, config, numClasses, head)) {
     if (spec.form === "inference" || spec.group === "prefixReparam") {
       byGroup[spec.group] += numel(spec.shape);
     } else if (spec.form === "training") {

@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { semanticArchitecture, semanticDecoderNames } from "../decoder/semantic_head.ts";
+import { type HeadConfig, headDecoderShapes, SEMANTIC_HEAD } from "../decoder/head.ts";
 import { expectedShapes, type SamArchitecture } from "../encoder/architecture.ts";
 import { gateShapes } from "../gate/gate.ts";
 import { ADAPTER_TENSOR_NAMES, adapterShapes } from "./adapter.ts";
@@ -77,8 +77,8 @@ export function reparamName(kind: "prefix" | "vpt"): string {
 }
 
 /**
- * Every tensor of a run of `config` on a SAM of `architecture` with `numClasses` classes, in a
- * stable order: encoder (full only), PEFT modules block by block, gates, reparameterisation,
+ * Every tensor of a run of `config` on a SAM of `architecture` with `numClasses` classes and
+ * `head` (the semantic one by default), in a stable order: encoder (full only), PEFT modules block by block, gates, reparameterisation,
  * decoder.
  *
  * @example
@@ -90,6 +90,7 @@ export function peftTensorLayout(
   architecture: SamArchitecture,
   config: PeftConfig,
   numClasses: number,
+  head: HeadConfig = SEMANTIC_HEAD,
 ): PeftTensorSpec[] {
   const spec = methodSpec(config.method);
   const { embedDim: width, depth } = architecture.encoder;
@@ -157,10 +158,8 @@ export function peftTensorLayout(
       });
     }
   }
-  const semantic = semanticArchitecture(architecture, numClasses);
-  const decoderShapes = expectedShapes(semantic);
-  for (const name of semanticDecoderNames(semantic)) {
-    specs.push({ name, shape: decoderShapes.get(name)!, group: "decoder", form: "both" });
+  for (const [name, shape] of headDecoderShapes(architecture, head, numClasses)) {
+    specs.push({ name, shape, group: "decoder", form: "both" });
   }
   return specs;
 }

@@ -6,8 +6,14 @@
  * @module
  */
 import { type Tensor, type Tensor1D, type Tensor4D, tf, type Variable } from "../backend/tf.ts";
+import { decodeDetections, type DetectionOutput } from "../decoder/detection_head.ts";
+import {
+  headArchitecture,
+  type HeadConfig,
+  initialHeadDecoder,
+  SEMANTIC_HEAD,
+} from "../decoder/head.ts";
 import { decodeMasks } from "../decoder/mask_decoder.ts";
-import { initialSemanticDecoder, semanticArchitecture } from "../decoder/semantic_head.ts";
 import type { BlockExtension, EncoderExtensions } from "../encoder/block_hooks.ts";
 import { encodeImage } from "../encoder/image_encoder.ts";
 import { LayeredWeights } from "../encoder/layered_weights.ts";
@@ -16,7 +22,7 @@ import type { ModelWeights } from "../encoder/weights.ts";
 import { type GateTensors, gateValue, initialGate } from "../gate/gate.ts";
 import type { GateRecorder } from "../gate/recorder.ts";
 import type { Stage } from "../train/staged_gradients.ts";
-import type { FrozenSplit } from "../train/trainable.ts";
+import type { FrozenSplit, TrainableModel } from "../train/trainable.ts";
 import { adapterOutput, type AdapterTensors, initialAdapter } from "./adapter.ts";
 import type { PeftConfig } from "./config.ts";
 import {
@@ -49,6 +55,8 @@ export interface PeftModelOptions {
   numClasses: number;
   /** Seeds the initial values and MoSA's parts and draws. */
   seed: number;
+  /** The head on the mask decoder; default the semantic one. */
+  head?: HeadConfig;
 }
 
 /**
@@ -66,6 +74,7 @@ export class PeftModel {
   readonly config: PeftConfig;
   readonly numClasses: number;
   readonly seed: number;
+  readonly head: HeadConfig;
   readonly #base: ModelWeights;
   readonly #variables: Map<string, Variable>;
   readonly #layout: PeftTensorSpec[];
@@ -84,9 +93,10 @@ export class PeftModel {
     this.config = config;
     this.numClasses = options.numClasses;
     this.seed = options.seed;
+    this.head = options.head ?? SEMANTIC_HEAD;
     this.#base = base;
     this.#flatPrefixes = flatPrefixes;
-    this.#layout = peftTensorLayout(base.architecture, config, options.numClasses);
+    this.#layout = peftTensorLayout(base.architecture, config, options.numClasses, this.head);
     this.#variables = new Map();
     for (const spec of this.#layout) {
       if (spec.form === (flatPrefixes ? "training" : "inference")) continue;
@@ -106,7 +116,7 @@ export class PeftModel {
     this.#weights = new LayeredWeights(
       base,
       overrides,
-      semanticArchitecture(base.architecture, options.numClasses),
+      headArchitecture(base.architecture, this.head, options.numClasses),
     );
     if (config.adapterKind === "mosa" && methodSpec(config.method).modules.includes("adapter")) {
       this.#mosa = new MosaMasks(
@@ -130,9 +140,10 @@ export class PeftModel {
     const values = new Map<string, Tensor | Float32Array>();
     const width = base.architecture.encoder.embedDim;
     const seed = options.seed;
-    const decoder = initialSemanticDecoder(base, options.numClasses);
+    const head = options.head ?? SEMANTIC_HEAD;
+    const decoder = initialHeadDecoder(base, head, options.numClasses, seed);
     try {
-      for (const spec of peftTensorLayout(base.architecture, config, options.numClasses)) {
+      for (const spec of peftTensorLayout(base.architecture, config, options.numClasses, head)) {
         if (values.has(spec.name) || spec.form === "inference") continue;
         if (spec.group === "decoder") values.set(spec.name, decoder.get(spec.name)!);
         else if (spec.group === "encoder") values.set(spec.name, base.get(spec.name));
@@ -175,7 +186,7 @@ export class PeftModel {
     options: PeftModelOptions,
     tensors: ReadonlyMap<string, { shape: readonly number[]; data: Float32Array }>,
   ): PeftModel {
-    const layout = peftTensorLayout(base.architecture, config, options.numClasses);
+    const layout = peftTensorLayout(base.architecture, config, options.numClasses, options.head);
     const flat = layout.some((s) => s.form === "inference" && tensors.has(s.name));
     const expected = layout.filter((s) => s.form !== (flat ? "training" : "inference"));
     const problems: string[] = [];
@@ -282,7 +293,8 @@ export class PeftModel {
   }
 
   /**
-   * Semantic logits `[B, numClasses, S/4, S/4]` for preprocessed images `[B, S, S, 3]`.
+   * Semantic logits `[B, numClasses, S/4, S/4]` for preprocessed images `[B, S, S, 3]` (a run
+   * with the semantic head; see {@link detect} for the detection head).
    *
    * @example
    * ```ts ignore
@@ -296,15 +308,26 @@ export class PeftModel {
   }
 
   /**
+   * Every query's mask logits `[B, Q, S/4, S/4]` and class logits `[B, Q, C + 1]` for
+   * preprocessed images `[B, S, S, 3]` (a run with the detection head).
+   *
+   * @example
+   * ```ts ignore
+   * const { masks, classLogits } = model.detect(images);
+   * ```
+   */
+  detect(images: Tensor4D, recorder?: GateRecorder): DetectionOutput {
+    return tf.tidy(() =>
+      this.#detections(encodeImage(this.#weights, images, this.extensions(recorder)))
+    );
+  }
+
+  /**
    * `forward` split after the image encoder when nothing this run trains lives in it (method
    * `decoder`), so that the trainer can encode outside the gradient tape; undefined otherwise.
    */
   frozenSplit(): FrozenSplit | undefined {
-    if (this.#encoderTrains()) return undefined;
-    return {
-      features: (images) => encodeImage(this.#weights, images, this.extensions()),
-      logits: (embeddings) => this.#semanticLogits(embeddings as Tensor4D),
-    };
+    return this.#frozenSplitWith((embeddings) => this.#semanticLogits(embeddings));
   }
 
   /**
@@ -316,13 +339,38 @@ export class PeftModel {
    * recorder would count those gates twice.
    */
   stages(): Stage[] | undefined {
+    return this.#stagesWith((embeddings) => this.#semanticLogits(embeddings));
+  }
+
+  /**
+   * This run as the trainer sees a detection model: `detect` as its forward pass, with the same
+   * variables, MoSA masks, frozen split and stages as the semantic form.
+   */
+  detector(): TrainableModel<DetectionOutput> {
+    const head = (embeddings: Tensor4D) => this.#detections(embeddings);
+    return {
+      trainableVariables: () => this.trainableVariables(),
+      forward: (images) => this.detect(images),
+      gradientMasks: (step) => this.gradientMasks(step),
+      frozenSplit: () => this.#frozenSplitWith(head),
+      // The trainer feeds the last stage's output to the loss as it is.
+      stages: () => this.#stagesWith(head as unknown as (embeddings: Tensor4D) => Tensor),
+    };
+  }
+
+  #frozenSplitWith<Out>(head: (embeddings: Tensor4D) => Out): FrozenSplit<Out> | undefined {
+    if (this.#encoderTrains()) return undefined;
+    return {
+      features: (images) => encodeImage(this.#weights, images, this.extensions()),
+      logits: (embeddings) => head(embeddings as Tensor4D),
+    };
+  }
+
+  #stagesWith(head: (embeddings: Tensor4D) => Tensor): Stage[] | undefined {
     if (!this.#encoderTrains()) return undefined;
     const encoder = encoderStages(this.#weights, this.extensions());
     const neck = encoder.pop()!;
-    return [
-      ...encoder,
-      (tokens) => tf.tidy(() => this.#semanticLogits(neck(tokens) as Tensor4D)),
-    ];
+    return [...encoder, (tokens) => tf.tidy(() => head(neck(tokens) as Tensor4D))];
   }
 
   #encoderTrains(): boolean {
@@ -330,7 +378,17 @@ export class PeftModel {
   }
 
   #semanticLogits(embeddings: Tensor4D): Tensor4D {
+    if (this.head.task !== "semantic") {
+      throw new TypeError("This run has a detection head: use detect(), not forward()");
+    }
     return decodeMasks(this.#weights, embeddings, { predictIou: false }).lowResMasks;
+  }
+
+  #detections(embeddings: Tensor4D): DetectionOutput {
+    if (this.head.task !== "detection") {
+      throw new TypeError("This run has a semantic head: use forward(), not detect()");
+    }
+    return decodeDetections(this.#weights, embeddings);
   }
 
   /** Every trained tensor by name (the training form: reparameterised prefixes). */

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { type HeadConfig, validateHeadConfig } from "../decoder/head.ts";
 import type { SamArchitecture } from "../encoder/architecture.ts";
 import type { ModelWeights } from "../encoder/weights.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
@@ -36,6 +37,8 @@ export interface PeftManifest {
   classNames: string[];
   seed: number;
   baseCheckpoint: BaseFingerprint;
+  /** The head and its task; absent in runs made before detection existed (semantic). */
+  head?: HeadConfig;
 }
 
 /**
@@ -69,6 +72,7 @@ export async function savePeftRun(
     classNames: [...options.classNames],
     seed: model.seed,
     baseCheckpoint: options.baseFingerprint,
+    head: model.head,
   };
   await writeFileAtomic(`${dir}/${PEFT_MANIFEST_FILE}`, JSON.stringify(manifest, null, 2) + "\n");
 }
@@ -112,6 +116,12 @@ export async function loadPeftRun(
   } catch (error) {
     return fail(`${PEFT_MANIFEST_FILE}: ${(error as Error).message}`);
   }
+  let head: HeadConfig;
+  try {
+    head = validateHeadConfig(manifest.head);
+  } catch (error) {
+    return fail(`${PEFT_MANIFEST_FILE}: ${(error as Error).message}`);
+  }
   const checkpoint = baseFingerprint.file ? `"${baseFingerprint.file}"` : "the given checkpoint";
   const trained = manifest.baseCheckpoint;
   if (!sameArchitecture(trained?.architecture, baseFingerprint.architecture)) {
@@ -139,8 +149,9 @@ export async function loadPeftRun(
     const model = PeftModel.fromTensors(baseWeights, config, {
       numClasses: manifest.classNames.length,
       seed: manifest.seed ?? 0,
+      head,
     }, tensors);
-    return { model, manifest };
+    return { model, manifest: { ...manifest, head } };
   } catch (error) {
     return fail(`${PEFT_WEIGHTS_FILE}: ${(error as Error).message}`);
   }

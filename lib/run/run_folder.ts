@@ -6,6 +6,7 @@
  */
 import { pathExists } from "../io/path_exists.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
+import type { HeadConfig } from "../decoder/head.ts";
 import type { PeftConfig } from "../peft/config.ts";
 import { PEFT_MANIFEST_FILE, PEFT_WEIGHTS_FILE } from "../peft/run_files.ts";
 
@@ -31,6 +32,8 @@ export interface RunSettings {
   split: string;
   classNames: string[];
   baseCheckpointSha256: string;
+  /** The head (and task); absent in runs made before detection existed (semantic). */
+  head?: HeadConfig;
 }
 
 /** What is already in a folder a run would write to. */

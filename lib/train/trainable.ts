@@ -13,11 +13,11 @@ import { type Stage, stagedGradients } from "./staged_gradients.ts";
  * reaches (SAM's image encoder, when only the decoder trains) and the trained rest.
  * `logits(features(images))` must give `forward(images)` bit for bit.
  */
-export interface FrozenSplit {
+export interface FrozenSplit<Out = Tensor4D> {
   /** The frozen front, e.g. images `[B, S, S, 3]` -> image embeddings; the caller disposes it. */
   features(images: Tensor4D): Tensor;
-  /** The trained rest: `features`' output -> class logits `[B, numClasses, S/4, S/4]`. */
-  logits(features: Tensor): Tensor4D;
+  /** The trained rest: `features`' output -> the model's output (class logits `[B, numClasses, S/4, S/4]`). */
+  logits(features: Tensor): Out;
 }
 
 /**
@@ -31,11 +31,14 @@ export interface FrozenSplit {
  * };
  * ```
  */
-export interface TrainableModel {
+export interface TrainableModel<Out = Tensor4D> {
   /** name -> variable; only these are updated. */
   trainableVariables(): Map<string, Variable>;
-  /** images [B, S, S, 3] normalised+padded -> class logits [B, numClasses, S/4, S/4] */
-  forward(images: Tensor4D): Tensor4D;
+  /**
+   * images [B, S, S, 3] normalised+padded -> class logits [B, numClasses, S/4, S/4] (or, with
+   * `Out`, another head's tensors, e.g. a detection head's masks and class logits)
+   */
+  forward(images: Tensor4D): Out;
   /**
    * Optional per-step 0/1 masks (MoSA: only the active sparse part learns), keyed like
    * `trainableVariables()`; they multiply both the gradients and the optimiser's update. The
@@ -48,10 +51,10 @@ export interface TrainableModel {
    * every activation of the encoder is kept until the backward pass, which never reaches it (on
    * the tests' tiny SAM that is 3/4 of the bytes alive when the loss is computed).
    */
-  frozenSplit?(): FrozenSplit | undefined;
+  frozenSplit?(): FrozenSplit<Out> | undefined;
   /**
    * Optional: `forward` as a chain of stages, images `[B, S, S, 3]` -> … -> class logits
-   * `[B, numClasses, S/4, S/4]` (SAM: the patch embedding, one stage per encoder block, then
+   * `[B, numClasses, S/4, S/4]` (the last stage returns `Out`) (SAM: the patch embedding, one stage per encoder block, then
    * neck, decoder and head), or undefined when that would not pay (nothing trains before the
    * last stage). The trainer then keeps one stage's tape at a time and runs every stage but the
    * last twice (see lib/train/staged_gradients.ts), so each stage must give the same result both
@@ -80,10 +83,10 @@ export interface ModelGradientOptions {
  *   [...model.trainableVariables().values()]);
  * ```
  */
-export function modelGradients(
-  model: TrainableModel,
+export function modelGradients<Out = Tensor4D>(
+  model: TrainableModel<Out>,
   images: Tensor4D,
-  loss: (logits: Tensor4D) => tf.Scalar,
+  loss: (logits: Out) => tf.Scalar,
   variables: readonly Variable[],
   options: ModelGradientOptions = {},
 ): { value: tf.Scalar; grads: Record<string, Tensor> } {
@@ -92,7 +95,8 @@ export function modelGradients(
   if (stages) {
     const head = stages.at(-1)!;
     return stagedGradients(
-      [...stages.slice(0, -1), (x) => tf.tidy(() => loss(head(x) as Tensor4D))],
+      // The last stage returns `Out` (a Tensor, or a head's several tensors).
+      [...stages.slice(0, -1), (x) => tf.tidy(() => loss(head(x) as unknown as Out))],
       images,
       variables,
       { onTapeFull: options.onTapeFull },

@@ -10,8 +10,8 @@
  *
  * @module
  */
-import { tf, type Variable } from "../backend/tf.ts";
-import type { SegmentationReader } from "../data/reader.ts";
+import { type Tensor4D, tf, type Variable } from "../backend/tf.ts";
+import type { Tile } from "../data/tiler.ts";
 import { Adam } from "./adam.ts";
 import { saveTrainingCheckpoint, type TrainingCheckpoint } from "./checkpoint.ts";
 import { type LossWeights, segmentationLoss } from "./loss.ts";
@@ -32,10 +32,37 @@ export interface TrainLogRecord {
   seconds: number;
   /** Validation mIoU (percent), on the steps where validation ran. */
   valMiou?: number;
+  /** Validation AP50 (percent) instead, for `validationMetric: "ap50"` (detection). */
+  valAp50?: number;
+}
+
+/**
+ * Where the batches of a run come from: a `SegmentationReader`, or a task's reader (detection).
+ * The file order of an epoch must be a pure function of (`options.seed`, epoch).
+ */
+export interface BatchSource<Batch> {
+  readonly options: { readonly seed?: number };
+  batches(batchSize: number, epoch: number): AsyncIterable<Batch>;
+}
+
+/** A batch as a step uses it: the model's input and the loss of the model's output on it. */
+export interface PreparedBatch<Out> {
+  /** `[B, S, S, 3]` normalised, padded images. */
+  images: Tensor4D;
+  /** The model's output -> scalar loss. */
+  loss(output: Out): tf.Scalar;
+  /** Frees what the batch holds on the backend. */
+  dispose(): void;
+  /**
+   * Optional: called before the step with the model's forward pass (untaped), for a loss that
+   * must read the predictions first and cannot do it synchronously inside the gradient
+   * computation (detection matching on webgpu). It disposes what `forward` returns.
+   */
+  beforeStep?(forward: (images: Tensor4D) => Out): Promise<void>;
 }
 
 /** Options of {@link train}. */
-export interface TrainOptions {
+export interface TrainOptions<Batch = readonly Tile[], Out = Tensor4D> {
   /** Epochs to run (passes over `reader.batches`); unbounded when only `maxSteps` is given. */
   epochs?: number;
   /** Stop after this many steps in total (counting steps before a resume). */
@@ -48,8 +75,13 @@ export interface TrainOptions {
   weightDecay?: number;
   /** AdamW's decoupled decay instead of classic L2; default false (see lib/train/adam.ts). */
   decoupledWeightDecay?: boolean;
-  /** Loss term weights; default 0.2 cross-entropy + 0.8 Dice. */
+  /** Loss term weights of the default (segmentation) batches; default 0.2 cross-entropy + 0.8 Dice. */
   loss?: LossWeights;
+  /**
+   * Turns a batch into the model's input and its loss; default: tiles with class labels and
+   * the segmentation loss (`loss`'s weights). A task's training (detection) passes its own.
+   */
+  prepareBatch?: (batch: Batch) => PreparedBatch<Out>;
   /** The data-order seed; when given it must equal the reader's `seed`. */
   seed?: number;
   /** Emit a log record every this many steps; default 1. */
@@ -66,8 +98,10 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Continue from this checkpoint (variables, Adam state, step and data position). */
   resumeFrom?: TrainingCheckpoint;
-  /** Validation returning mIoU in percent, run every `valEvery` steps. */
+  /** Validation returning mIoU (or `validationMetric`) in percent, run every `valEvery` steps. */
   validate?: () => Promise<number>;
+  /** What `validate` returns: `miou` (default) or a detection run's `ap50`. */
+  validationMetric?: "miou" | "ap50";
   /** Steps between validations (needs `validate`). */
   valEvery?: number;
 }
@@ -96,10 +130,10 @@ export interface TrainResult {
  * });
  * ```
  */
-export async function train(
-  model: TrainableModel,
-  reader: SegmentationReader,
-  options: TrainOptions,
+export async function train<Batch = readonly Tile[], Out = Tensor4D>(
+  model: TrainableModel<Out>,
+  reader: BatchSource<Batch>,
+  options: TrainOptions<Batch, Out>,
 ): Promise<TrainResult> {
   const started = performance.now();
   const { batchSize, maxSteps = Infinity, logEvery = 1, resumeFrom } = options;
@@ -112,6 +146,9 @@ export async function train(
       `Training seed ${options.seed} differs from the reader's seed ${readerSeed}`,
     );
   }
+  const prepareBatch = options.prepareBatch ??
+    ((tiles: Batch) =>
+      segmentationBatch(tiles as readonly Tile[], options.loss) as unknown as PreparedBatch<Out>);
   const variables = model.trainableVariables();
   // tf.variableGrads keys gradients by the variables' own (unique) tfjs names.
   const variableList = [...variables.values()];
@@ -162,12 +199,11 @@ export async function train(
           continue;
         }
         const lr = learningRateAt(step, schedule);
-        loss = await trainStep(model, adam, tiles, {
+        loss = await trainStep(model, adam, prepareBatch(tiles), {
           step,
           lr,
           variables: variableList,
           nameOf,
-          loss: options.loss,
         });
         step++;
         batchInEpoch++;
@@ -181,7 +217,11 @@ export async function train(
             lr,
             seconds: (performance.now() - started) / 1000,
           };
-          if (validating) record.valMiou = await options.validate!();
+          if (validating) {
+            const score = await options.validate!();
+            if (options.validationMetric === "ap50") record.valAp50 = score;
+            else record.valMiou = score;
+          }
           options.onLog?.(record);
         }
         if (options.signal?.aborted) {
@@ -203,28 +243,41 @@ export async function train(
   }
 }
 
+/** Segmentation tiles as a step uses them: images, and the loss against their labels. */
+function segmentationBatch(tiles: readonly Tile[], weights?: LossWeights): PreparedBatch<Tensor4D> {
+  const { images, labels } = tilesToBatch(tiles);
+  if (!labels) {
+    images.dispose();
+    throw new TypeError("Training needs labelled tiles (reader built with labels)");
+  }
+  return {
+    images,
+    loss: (logits) => segmentationLoss(logits, labels, weights),
+    dispose: () => tf.dispose([images, labels]),
+  };
+}
+
 /** One optimisation step; returns its loss. Every tensor it makes is freed before it returns. */
-async function trainStep(
-  model: TrainableModel,
+async function trainStep<Out>(
+  model: TrainableModel<Out>,
   adam: Adam,
-  tiles: Parameters<typeof tilesToBatch>[0],
+  batch: PreparedBatch<Out>,
   context: {
     step: number;
     lr: number;
     variables: Variable[];
     nameOf: Map<string, string>;
-    loss?: LossWeights;
   },
 ): Promise<number> {
-  const { images, labels } = tilesToBatch(tiles);
+  const { images } = batch;
   const masks = model.gradientMasks?.(context.step);
   try {
-    if (!labels) throw new TypeError("Training needs labelled tiles (reader built with labels)");
+    await batch.beforeStep?.((x) => model.forward(x));
     // Past a frozen encoder, or block by block when the encoder trains: see modelGradients.
     const { value, grads } = modelGradients(
       model,
       images,
-      (logits) => segmentationLoss(logits, labels, context.loss),
+      (output) => batch.loss(output),
       context.variables,
     );
     const gradients = new Map<string, tf.Tensor>();
@@ -248,11 +301,12 @@ async function trainStep(
     }
     return loss;
   } finally {
-    tf.dispose([images, ...(labels ? [labels] : []), ...(masks ? masks.values() : [])]);
+    batch.dispose();
+    tf.dispose([...(masks ? masks.values() : [])]);
   }
 }
 
-function resolveSchedule(options: TrainOptions): LearningRateSchedule {
+function resolveSchedule<Batch, Out>(options: TrainOptions<Batch, Out>): LearningRateSchedule {
   const given = options.learningRate ?? 1e-4;
   const schedule = typeof given === "number" ? { base: given } : { ...given };
   if (schedule.decay === "cosine" && schedule.totalSteps === undefined) {
@@ -294,8 +348,8 @@ async function captureState(
   return { ...position, variables: values, optimizer: await adam.exportState() };
 }
 
-function jsonOptions(
-  options: TrainOptions,
+function jsonOptions<Batch, Out>(
+  options: TrainOptions<Batch, Out>,
   schedule: LearningRateSchedule,
 ): Record<string, unknown> {
   return {

@@ -1,0 +1,102 @@
+/**
+ * Recognising what a dataset folder holds, and loading a detection split from it.
+ *
+ * - `coco`: `annotations/instances_<split>.json` (with `images/<split>/`);
+ * - `fair1m`: `<split>/labelXml/` (with `<split>/images/`);
+ * - `semantic`: a MESS dataset folder or a user's semantic dataset (`classes.json` and
+ *   `images_detectron2/`, see `resolve.ts`);
+ * - `unknown`: none of these.
+ *
+ * @module
+ */
+import { cocoSplitNames, findCocoSplit, readCocoSplit } from "./coco.ts";
+import type { DetectionSplit } from "./detection_split.ts";
+import { fair1mSplitNames, readFair1mSplit } from "./fair1m.ts";
+import { findDatasetByFolder } from "./registry.ts";
+
+/** What a dataset folder holds. */
+export type DatasetLayout = "coco" | "fair1m" | "semantic" | "unknown";
+
+/**
+ * The layout of a dataset folder, from the files it has (nothing is parsed).
+ *
+ * @example
+ * ```ts ignore
+ * await detectionLayout("fixtures/detection"); // "coco"
+ * await detectionLayout("fixtures/mess/synthetic"); // "semantic"
+ * ```
+ */
+export async function detectionLayout(dir: string): Promise<DatasetLayout> {
+  const folder = dir.replace(/\/+$/, "") || "/";
+  if ((await cocoSplitNames(folder)).length > 0) return "coco";
+  if ((await fair1mSplitNames(folder)).length > 0) return "fair1m";
+  const name = folder.split("/").filter((part) => part.length > 0).pop() ?? folder;
+  if (findDatasetByFolder(name)) return "semantic";
+  if (await exists(`${folder}/classes.json`) && await exists(`${folder}/images_detectron2`)) {
+    return "semantic";
+  }
+  return "unknown";
+}
+
+/** How a detection split is named: a dataset folder, or an images folder and annotation file. */
+export interface DetectionDataOptions {
+  /** A COCO- or FAIR-1M-layout folder. */
+  data?: string;
+  /** Split name; default `train` when present, else the first. */
+  split?: string;
+  /** With `annotations`: the folder the COCO `file_name`s are in (instead of `data`). */
+  images?: string;
+  /** A COCO instances JSON file (with `images`). */
+  annotations?: string;
+}
+
+/**
+ * Loads a detection split from a COCO or FAIR-1M folder, or from `images` + `annotations`. A
+ * folder of another layout is a one-line error naming it.
+ *
+ * @example
+ * ```ts ignore
+ * const val = await loadDetectionSplit({ data: "fixtures/detection", split: "val" });
+ * const mine = await loadDetectionSplit({ images: "photos", annotations: "photos.json" });
+ * ```
+ */
+export async function loadDetectionSplit(options: DetectionDataOptions): Promise<DetectionSplit> {
+  if (options.annotations !== undefined || options.images !== undefined) {
+    if (options.annotations === undefined || options.images === undefined) {
+      throw new TypeError("Name both the images folder and the COCO annotation file");
+    }
+    const stem = options.annotations.split("/").pop()!.replace(/\.json$/i, "")
+      .replace(/^instances_/, "");
+    return await readCocoSplit({
+      annotations: options.annotations,
+      imagesDir: options.images,
+      split: options.split ?? stem,
+    });
+  }
+  if (options.data === undefined) {
+    throw new TypeError("Name a detection dataset: a folder, or an images folder and annotations");
+  }
+  const dir = options.data.replace(/\/+$/, "") || "/";
+  const layout = await detectionLayout(dir);
+  if (layout === "coco") return await readCocoSplit(await findCocoSplit(dir, options.split));
+  if (layout === "fair1m") return await readFair1mSplit(dir, options.split);
+  if (layout === "semantic") {
+    throw new Error(
+      `Cannot read detection dataset "${dir}": it is a semantic segmentation dataset ` +
+        "(label PNGs), not COCO or FAIR-1M",
+    );
+  }
+  throw new Error(
+    `Cannot read detection dataset "${dir}": neither COCO (annotations/instances_<split>.json) ` +
+      "nor FAIR-1M (<split>/labelXml/)",
+  );
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,140 @@
+import {
+  deepStrictEqual as assertDeepEquals,
+  ok as assert,
+  strictEqual as assertEquals,
+} from "node:assert/strict";
+import { assertOneLineError, runCli } from "../_cli.ts";
+
+const goldens = new URL("../../fixtures/detection_goldens/", import.meta.url).pathname;
+
+Deno.test("mopeft score-detections: pycocotools' numbers in percent; detections for another GT refused", async () => {
+  const expected = JSON.parse(await Deno.readTextFile(`${goldens}random_c.expected.json`));
+  const result = await runCli([
+    "score-detections",
+    "--gt",
+    `${goldens}random_c.gt.json`,
+    "--dets",
+    `${goldens}random_c.dets.json`,
+  ]);
+  assertEquals(result.code, 0, result.stderr);
+  const report = JSON.parse(result.stdout);
+  assert(Math.abs(report.ap - 100 * expected.stats[0]) < 1e-9);
+  assert(Math.abs(report.apLarge - 100 * expected.stats[5]) < 1e-9);
+  assertDeepEquals(report.perClass.map((c: { name: string }) => c.name), ["class1", "class2"]);
+  const foreign = await runCli([
+    "score-detections",
+    "--gt",
+    `${goldens}random_c.gt.json`,
+    "--dets",
+    `${goldens}random_b.dets.json`,
+  ]);
+  assertOneLineError(
+    foreign,
+    1,
+    /^mopeft: Cannot read detections ".*random_b\.dets\.json": entry 1 names category_id 6, which is not in ".*random_c\.gt\.json" \(detections for another ground truth\?\)$/,
+  );
+});
+
+Deno.test("mopeft merge-scores: detection shards merge into the whole split's scores", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const gt = JSON.parse(await Deno.readTextFile(`${goldens}random_b.gt.json`));
+    const dets = JSON.parse(await Deno.readTextFile(`${goldens}random_b.dets.json`));
+    const shardFiles: string[] = [];
+    for (const part of [0, 1]) {
+      const images = gt.images.filter((_: unknown, i: number) => i % 2 === part);
+      const ids = new Set(images.map((im: { id: number }) => im.id));
+      const shardGt = {
+        ...gt,
+        images,
+        annotations: gt.annotations.filter((a: { image_id: number }) => ids.has(a.image_id)),
+      };
+      await Deno.writeTextFile(`${dir}/gt${part}.json`, JSON.stringify(shardGt));
+      await Deno.writeTextFile(
+        `${dir}/dets${part}.json`,
+        JSON.stringify(dets.filter((d: { image_id: number }) => ids.has(d.image_id))),
+      );
+      const shard = await runCli([
+        "score-detections",
+        "--gt",
+        `${dir}/gt${part}.json`,
+        "--dets",
+        `${dir}/dets${part}.json`,
+      ]);
+      assertEquals(shard.code, 0, shard.stderr);
+      await Deno.writeTextFile(`${dir}/shard${part}.json`, shard.stdout);
+      shardFiles.push(`${dir}/shard${part}.json`);
+    }
+    const merged = await runCli(["merge-scores", ...shardFiles]);
+    assertEquals(merged.code, 0, merged.stderr);
+    const expected = JSON.parse(await Deno.readTextFile(`${goldens}random_b.expected.json`));
+    const report = JSON.parse(merged.stdout);
+    assert(Math.abs(report.ap - 100 * expected.stats[0]) < 1e-9, `${report.ap}`);
+    assert(Math.abs(report.ar100 - 100 * expected.stats[8]) < 1e-9);
+    assertEquals(report.images, gt.images.length);
+    await Deno.writeTextFile(
+      `${dir}/semantic.json`,
+      JSON.stringify({ format: "mopeft-scores-v1" }),
+    );
+    const mixed = await runCli(["merge-scores", shardFiles[0]!, `${dir}/semantic.json`]);
+    assertOneLineError(
+      mixed,
+      1,
+      /^mopeft: Cannot merge scores ".*semantic\.json": it is a semantic report/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mopeft score-detections: a FAIR-1M folder as ground truth, per-category means", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const fixture = new URL("../../fixtures/detection_fair1m", import.meta.url).pathname;
+    // FAIR-1M category ids are 1..37 in registry order: Small Car 21, Passenger Ship 12,
+    // Tennis Court 32. The ship is found twice (a duplicate), the court missed.
+    const dets = [
+      { image_id: 1, category_id: 21, bbox: [8, 8, 22, 14], score: 0.9 },
+      { image_id: 1, category_id: 12, bbox: [40, 30, 20, 14], score: 0.8 },
+      { image_id: 1, category_id: 12, bbox: [40, 30, 20, 14], score: 0.7 },
+    ];
+    await Deno.writeTextFile(`${dir}/dets.json`, JSON.stringify(dets));
+    const result = await runCli([
+      "score-detections",
+      "--gt",
+      fixture,
+      "--dets",
+      `${dir}/dets.json`,
+    ]);
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    const byName = (list: Record<string, number | null | string>[], name: string) =>
+      list.find((c) => c.name === name)!;
+    // Scores as pycocotools computes them: 1 / (1 + eps) is a hair under 1.
+    const close = (
+      entry: Record<string, number | null | string>,
+      expected: Record<string, number | null>,
+    ) => {
+      for (const [key, value] of Object.entries(expected)) {
+        const actual = entry[key];
+        if (value === null) assertEquals(actual, null, `${entry.name} ${key}`);
+        else {assert(
+            typeof actual === "number" && Math.abs(actual - value) < 1e-9,
+            `${entry.name} ${key}: ${actual}`,
+          );}
+      }
+    };
+    close(byName(report.perClass, "Small Car"), { ap: 100, ap50: 100, voc07Ap50: 100 });
+    // Found, then duplicated: the duplicate ranks after the match, so AP stays 100.
+    close(byName(report.perClass, "Passenger Ship"), { ap: 100, voc07Ap50: 100 });
+    close(byName(report.perClass, "Tennis Court"), { ap: 0, ap50: 0, voc07Ap50: 0 });
+    close(byName(report.perClass, "Bus"), { ap: null, voc07Ap50: null });
+    close(report, { voc07Map50: 200 / 3, ap: 200 / 3 });
+    close(byName(report.perCategory, "Court"), { ap: 0, ap50: 0, voc07Map50: 0 });
+    close(byName(report.perCategory, "Vehicle"), { ap: 100, voc07Map50: 100 });
+    close(byName(report.perCategory, "Airplane"), { ap: null, ap50: null, voc07Map50: null });
+    assertEquals(report.perCategory.length, 5);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
