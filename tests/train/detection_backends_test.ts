@@ -4,7 +4,6 @@
  * the cpu backend's within float tolerance.
  */
 import assert from "node:assert/strict";
-import { tf } from "../../lib/backend/tf.ts";
 import { loadDetectionSplit } from "../../lib/data/detection_layout.ts";
 import { DetectionReader } from "../../lib/data/detection_reader.ts";
 import { TINY_SIZE } from "../../lib/encoder/random_checkpoint.ts";
