@@ -21,6 +21,7 @@ import type { SamWeights } from "../lib/encoder/weights.ts";
 import { isMethodName, METHOD_NAMES, type MethodName } from "../lib/peft/registry.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { log, printJson, setQuiet, UsageError } from "./io.ts";
+import { nonNegativeNumber } from "./options.ts";
 
 const DEFAULT_METHODS = "decoder,lora,prefix,adapter,mopeft";
 
@@ -35,6 +36,7 @@ interface BenchOptions {
   torch?: boolean;
   samRepo?: string;
   reader: boolean;
+  mosaConsistency?: number;
   backend: string;
   verbose: boolean;
   quiet: boolean;
@@ -49,6 +51,7 @@ interface BenchPlan {
   methods: MethodName[];
   runs: number;
   warmup: number;
+  mosaConsistency?: number;
 }
 
 /** Registers `mopeft bench`. */
@@ -85,6 +88,11 @@ export function registerBench(program: Command): void {
       "checkout of facebookresearch/segment-anything (default: env MOPEFT_SAM_REPO)",
     )
     .option("--reader", "also run the streaming-reader benchmark", false)
+    .option(
+      "--mosa-consistency <W>",
+      "MoSA's consistency weight for the mosa step (default 1; 0 times it without the second pass)",
+      nonNegativeNumber,
+    )
     .option("--quiet", "no progress output", false);
   addBackendOptions(command).action(async (options: BenchOptions) => {
     setQuiet(options.quiet);
@@ -124,6 +132,7 @@ export function registerBench(program: Command): void {
         methods: plan.methods,
         runs: plan.runs,
         warmup: plan.warmup,
+        mosaConsistency: plan.mosaConsistency,
         onProgress: (line) => log(`mopeft: ${line}`),
       });
     } finally {
@@ -217,6 +226,7 @@ function checkOptions(options: BenchOptions): BenchPlan {
     methods: [...new Set(methods)] as MethodName[],
     runs: integer("--runs", options.runs, 1),
     warmup: integer("--warmup", options.warmup, 0),
+    mosaConsistency: options.mosaConsistency,
   };
 }
 

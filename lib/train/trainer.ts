@@ -16,8 +16,10 @@ import { Adam } from "./adam.ts";
 import { saveTrainingCheckpoint, type TrainingCheckpoint } from "./checkpoint.ts";
 import { type LossWeights, segmentationLoss } from "./loss.ts";
 import { checkSchedule, learningRateAt, type LearningRateSchedule } from "./schedule.ts";
+import { stepGradients } from "./step_gradients.ts";
 import { tilesToBatch } from "./tile_batch.ts";
-import { modelGradients, type TrainableModel } from "./trainable.ts";
+import type { TrainableModel } from "./trainable.ts";
+import { maskGradients, maskTensors } from "./update_masks.ts";
 
 /** One line of the training log. */
 export interface TrainLogRecord {
@@ -220,25 +222,20 @@ async function trainStep(
   const masks = model.gradientMasks?.(context.step);
   try {
     if (!labels) throw new TypeError("Training needs labelled tiles (reader built with labels)");
-    // Past a frozen encoder, or block by block when the encoder trains: see modelGradients.
-    const { value, grads } = modelGradients(
+    // Past a frozen encoder, or block by block when the encoder trains (see modelGradients);
+    // each of the step's forward passes prepared on the model (MoSA's draws, consistency term).
+    const { value, grads } = stepGradients(
       model,
       images,
       (logits) => segmentationLoss(logits, labels, context.loss),
       context.variables,
+      context.step,
     );
     const gradients = new Map<string, tf.Tensor>();
     for (const [tfName, gradient] of Object.entries(grads)) {
       gradients.set(context.nameOf.get(tfName)!, gradient);
     }
-    if (masks) {
-      for (const [name, mask] of masks) {
-        const gradient = gradients.get(name);
-        if (!gradient) throw new Error(`Gradient mask for unknown variable "${name}"`);
-        gradients.set(name, tf.mul(gradient, mask));
-        gradient.dispose();
-      }
-    }
+    if (masks) maskGradients(gradients, masks);
     adam.applyGradients(gradients, context.lr, masks);
     tf.dispose([...gradients.values()]);
     const loss = (await value.data())[0]!;
@@ -248,7 +245,7 @@ async function trainStep(
     }
     return loss;
   } finally {
-    tf.dispose([images, ...(labels ? [labels] : []), ...(masks ? masks.values() : [])]);
+    tf.dispose([images, ...(labels ? [labels] : []), ...maskTensors(masks)]);
   }
 }
 
