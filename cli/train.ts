@@ -7,6 +7,7 @@ import { type Command, Option } from "commander";
 import { SegmentationReader } from "../lib/data/reader.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { validatePeftConfig } from "../lib/peft/config.ts";
 import { PeftModel } from "../lib/peft/peft_model.ts";
 import { savePeftRun } from "../lib/peft/run_files.ts";
 import { loadBaseCheckpoint } from "../lib/run/base_checkpoint.ts";
@@ -123,7 +124,15 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       `cannot resume "${options.out}" with --method ${options.method}: it was trained with ${resumed.peft.method}`,
     );
   }
-  const peftConfig = resumed?.peft ?? peftConfigFromOptions(options as PeftOptions);
+  if (resumed?.peft.adapterKind === "mosa" && resumed.peft.mosaShare === undefined) {
+    throw new Error(
+      `Cannot resume "${options.out}": it was trained with the earlier MoSA (masked gradients of ` +
+        "one adapter), whose checkpoint holds no expert copies; its peft.safetensors still loads",
+    );
+  }
+  const peftConfig = resumed
+    ? validatePeftConfig(resumed.peft)
+    : peftConfigFromOptions(options as PeftOptions);
   const seed = resumed?.seed ?? options.seed;
   // A resumed run keeps the settings it started with, so that it ends where a straight run would.
   const batchSize = resumed?.batchSize ?? options.batchSize;
