@@ -45,7 +45,7 @@ export function addPeftOptions(command: Command, methodRequired = true): Command
     )
     .option("--adapter-dim <n>", "adapter bottleneck width D_mid (default 64)", positiveInteger)
     .addOption(
-      new Option("--adapter-kind <kind>", "adapter training: plain, or MoSA's sparse parts")
+      new Option("--adapter-kind <kind>", "adapter training: plain, or MoSA's sparse experts")
         .choices(["plain", "mosa"]),
     )
     .option("--mosa-parts <K>", "MoSA experts per split projection (default 4)", positiveInteger)
