@@ -6,13 +6,13 @@
 import { ok as assert } from "node:assert/strict";
 import { type Tensor3D, type Tensor4D, tf } from "../../lib/backend/tf.ts";
 import { uninstallBlasMatMul } from "../../lib/backend/blas_matmul.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
 import { validatePeftConfig } from "../../lib/peft/config.ts";
 import { PeftModel } from "../../lib/peft/peft_model.ts";
 import { classDistributions, klToTarget, symmetricKl } from "../../lib/train/consistency_loss.ts";
 import { segmentationLoss } from "../../lib/train/loss.ts";
 import { stepGradients } from "../../lib/train/step_gradients.ts";
 import { onBackend } from "../_backends.ts";
+import { centralDifferenceFailures } from "../_finite_differences.ts";
 import {
   randomImages,
   randomLabels,
@@ -98,38 +98,16 @@ Deno.test("stepGradients() with the consistency term matches central differences
       ]).dataSync()[0]!;
     });
 
-  const random = mulberry32(5);
-  const failures: string[] = [];
-  for (const name of probed) {
-    const variable = variables.get(name)!;
-    const gradient = grads[variable.name];
-    assert(gradient, `"${name}" got no gradient`);
-    const analytic = gradient.dataSync() as Float32Array;
-    const largest = analytic.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
-    assert(largest > 0, `"${name}" has an all-zero gradient`);
-    const significant = [...analytic.keys()].filter((i) =>
-      Math.abs(analytic[i]!) >= 0.25 * largest
-    );
-    const entries = [
-      analytic.findIndex((g) => Math.abs(g) === largest),
-      significant[Math.floor(random() * significant.length)]!,
-    ];
-    const original = variable.dataSync().slice();
-    for (const entry of entries) {
-      const probe = (delta: number) => {
-        const values = original.slice();
-        values[entry] = values[entry]! + delta;
-        variable.assign(tf.tensor(values, variable.shape));
-        return objective();
-      };
-      const numeric = (probe(EPS) - probe(-EPS)) / (2 * EPS);
-      variable.assign(tf.tensor(original, variable.shape));
-      const error = Math.abs(numeric - analytic[entry]!);
-      if (error > RELATIVE * Math.max(Math.abs(numeric), 0.1 * largest)) {
-        failures.push(`${name}[${entry}]: analytic ${analytic[entry]} vs numeric ${numeric}`);
-      }
-    }
-  }
+  const failures = centralDifferenceFailures(
+    [...probed].map((name) => {
+      const variable = variables.get(name)!;
+      const gradient = grads[variable.name];
+      assert(gradient, `"${name}" got no gradient`);
+      return { name, variable, analytic: gradient.dataSync() as Float32Array };
+    }),
+    objective,
+    { eps: EPS, relative: RELATIVE, seed: 5 },
+  );
   assert(failures.length === 0, failures.join("\n"));
   tf.dispose([
     value,
