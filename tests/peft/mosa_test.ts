@@ -212,11 +212,13 @@ Deno.test("MoSA: a training step changes only the drawn copies, each only on its
   const failures: string[] = [];
   let learnedEntries = 0;
   let untouched = 0;
+  const tensorCounts: number[] = [];
   await train(model, reader(), {
     batchSize: 2,
     maxSteps: 3,
     learningRate: 1e-2,
     onLog: (record) => {
+      tensorCounts.push(tf.memory().numTensors);
       const step = record.step - 1;
       const after = snapshot(model.trainableVariables());
       for (let block = 0; block < DEPTH; block++) {
@@ -252,6 +254,7 @@ Deno.test("MoSA: a training step changes only the drawn copies, each only on its
     },
   });
   assert(failures.length === 0, failures.slice(0, 5).join("\n"));
+  assertEquals(new Set(tensorCounts).size, 1, `tensor counts ${tensorCounts}: a step leaks`);
   assert(untouched > 0, "every expert was drawn at every step: the test shows nothing");
   assert(learnedEntries > 0, "no drawn expert learned");
   model.dispose();
