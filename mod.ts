@@ -83,9 +83,21 @@ export { readLabelPng, writeLabelPng } from "./lib/image/label_png.ts";
 export {
   type AdapterKind,
   defaultPeftConfig,
+  MOSA_SHARES,
+  type MosaShare,
   type PeftConfig,
   validatePeftConfig,
 } from "./lib/peft/config.ts";
+export {
+  type AdapterProjection,
+  mosaAssignment,
+  mosaDraw,
+  mosaSplitProjections,
+  type MosaTrainingRules,
+  mosaTrainingRules,
+  type TrainingPass,
+} from "./lib/peft/mosa.ts";
+export { classDistributions, klToTarget, symmetricKl } from "./lib/train/consistency_loss.ts";
 export {
   isMethodName,
   METHOD_NAMES,

@@ -23,6 +23,7 @@ import type { SamWeights } from "../lib/encoder/weights.ts";
 import { isMethodName, METHOD_NAMES, type MethodName } from "../lib/peft/registry.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { log, printJson, setQuiet, UsageError } from "./io.ts";
+import { nonNegativeNumber } from "./options.ts";
 
 const DEFAULT_METHODS = "decoder,lora,prefix,adapter,mopeft";
 
@@ -39,6 +40,7 @@ interface BenchOptions {
   torchDevice: string;
   torchPython: string;
   reader: boolean;
+  mosaConsistency?: number;
   backend: string;
   verbose: boolean;
   quiet: boolean;
@@ -53,6 +55,7 @@ interface BenchPlan {
   methods: MethodName[];
   runs: number;
   warmup: number;
+  mosaConsistency?: number;
 }
 
 /** Registers `mopeft bench`. */
@@ -94,6 +97,11 @@ export function registerBench(program: Command): void {
     )
     .option("--torch-python <path>", "the Python that has PyTorch", DEFAULT_PYTHON)
     .option("--reader", "also run the streaming-reader benchmark", false)
+    .option(
+      "--mosa-consistency <W>",
+      "MoSA's consistency weight for the mosa step (default 1; 0 times it without the second pass)",
+      nonNegativeNumber,
+    )
     .option("--quiet", "no progress output", false);
   addBackendOptions(command).action(async (options: BenchOptions) => {
     setQuiet(options.quiet);
@@ -136,6 +144,7 @@ export function registerBench(program: Command): void {
         methods: plan.methods,
         runs: plan.runs,
         warmup: plan.warmup,
+        mosaConsistency: plan.mosaConsistency,
         onProgress: (line) => log(`mopeft: ${line}`),
       });
     } finally {
@@ -231,6 +240,7 @@ function checkOptions(options: BenchOptions): BenchPlan {
     methods: [...new Set(methods)] as MethodName[],
     runs: integer("--runs", options.runs, 1),
     warmup: integer("--warmup", options.warmup, 0),
+    mosaConsistency: options.mosaConsistency,
   };
 }
 

@@ -4,10 +4,15 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { type PeftConfig, validatePeftConfig } from "../lib/peft/config.ts";
+import {
+  MOSA_SHARES,
+  type MosaShare,
+  type PeftConfig,
+  validatePeftConfig,
+} from "../lib/peft/config.ts";
 import { METHOD_NAMES } from "../lib/peft/registry.ts";
 import { UsageError } from "./io.ts";
-import { openFraction, positiveInteger, positiveNumber } from "./options.ts";
+import { nonNegativeNumber, openFraction, positiveInteger, positiveNumber } from "./options.ts";
 
 /** The PEFT options as commander parses them. */
 export interface PeftOptions {
@@ -19,6 +24,8 @@ export interface PeftOptions {
   adapterDim?: number;
   adapterKind?: "plain" | "mosa";
   mosaParts?: number;
+  mosaShare?: MosaShare;
+  mosaConsistency?: number;
   gateThreshold?: number;
 }
 
@@ -38,10 +45,21 @@ export function addPeftOptions(command: Command, methodRequired = true): Command
     )
     .option("--adapter-dim <n>", "adapter bottleneck width D_mid (default 64)", positiveInteger)
     .addOption(
-      new Option("--adapter-kind <kind>", "adapter training: plain, or MoSA's sparse parts")
+      new Option("--adapter-kind <kind>", "adapter training: plain, or MoSA's sparse experts")
         .choices(["plain", "mosa"]),
     )
-    .option("--mosa-parts <K>", "MoSA parts per adapter (default 4)", positiveInteger)
+    .option("--mosa-parts <K>", "MoSA experts per split projection (default 4)", positiveInteger)
+    .addOption(
+      new Option(
+        "--mosa-share <projection>",
+        "MoSA: the adapter projection kept dense and shared (default down), or none",
+      ).choices([...MOSA_SHARES]),
+    )
+    .option(
+      "--mosa-consistency <W>",
+      "MoSA: weight of the two-pass symmetric-KL consistency term (default 1; 0 turns it off)",
+      nonNegativeNumber,
+    )
     .option(
       "--gate-threshold <t>",
       "a gate above this calls its method (default 0.5)",
@@ -61,6 +79,8 @@ export function peftConfigFromOptions(options: PeftOptions): PeftConfig {
       adapterDim: options.adapterDim,
       adapterKind: options.adapterKind,
       mosaParts: options.mosaParts,
+      mosaShare: options.mosaShare,
+      mosaConsistency: options.mosaConsistency,
       gateThreshold: options.gateThreshold,
     });
   } catch (error) {

@@ -11,6 +11,7 @@ import { type HeadConfig, SEMANTIC_HEAD } from "../lib/decoder/head.ts";
 import { evaluateDetections } from "../lib/eval/detect_evaluate.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { writeFileAtomic } from "../lib/io/atomic_write.ts";
+import { validatePeftConfig } from "../lib/peft/config.ts";
 import { PeftModel } from "../lib/peft/peft_model.ts";
 import { savePeftRun } from "../lib/peft/run_files.ts";
 import { loadBaseCheckpoint } from "../lib/run/base_checkpoint.ts";
@@ -158,7 +159,23 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     : task === "detection"
     ? { task, queries: options.queries ?? DEFAULT_QUERIES }
     : SEMANTIC_HEAD;
-  const peftConfig = resumed?.peft ?? peftConfigFromOptions(options as PeftOptions);
+  if (resumed?.peft.adapterKind === "mosa" && resumed.peft.mosaShare === undefined) {
+    throw new Error(
+      `Cannot resume "${options.out}": it was trained with the earlier MoSA (masked gradients of ` +
+        "one adapter), whose checkpoint holds no expert copies; its peft.safetensors still loads",
+    );
+  }
+  if (task === "detection" && (options.mosaConsistency ?? 0) > 0) {
+    throw new UsageError(
+      "--mosa-consistency compares per-pixel class distributions of the semantic head; " +
+        "detection runs train MoSA without it (leave it out or pass 0)",
+    );
+  }
+  const peftConfig = resumed ? validatePeftConfig(resumed.peft) : peftConfigFromOptions({
+    ...options,
+    // MoSA's consistency term (default 1) is defined for the semantic head only.
+    ...(task === "detection" ? { mosaConsistency: 0 } : {}),
+  } as PeftOptions);
   const seed = resumed?.seed ?? options.seed;
   // A resumed run keeps the settings it started with, so that it ends where a straight run would.
   const batchSize = resumed?.batchSize ?? options.batchSize;

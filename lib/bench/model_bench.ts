@@ -29,6 +29,11 @@ export interface ModelBenchOptions {
   numClasses?: number;
   /** Seeds the images, labels and PEFT modules; default 1. */
   seed?: number;
+  /**
+   * MoSA's consistency weight for `mosa` (and MoSA adapters); default the method's (1). 0 times
+   * MoSA's step without the consistency term's second pass.
+   */
+  mosaConsistency?: number;
   /** Called with one line per finished run (the library never prints). */
   onProgress?: (message: string) => void;
 }
@@ -131,7 +136,8 @@ export async function benchModel(
         });
         continue;
       }
-      const model = PeftModel.create(weights, validatePeftConfig({ method }), { numClasses, seed });
+      const config = validatePeftConfig({ method, mosaConsistency: options.mosaConsistency });
+      const model = PeftModel.create(weights, config, { numClasses, seed });
       try {
         const variables = model.trainableVariables();
         const trainableValues = [...variables.values()].reduce((n, v) => n + v.size, 0);

@@ -7,11 +7,13 @@ import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts"
 import type { PeftModel } from "../peft/peft_model.ts";
 import type { Adam } from "../train/adam.ts";
 import { segmentationLoss } from "../train/loss.ts";
-import { modelGradients } from "../train/trainable.ts";
+import { stepGradients } from "../train/step_gradients.ts";
+import { maskGradients, maskTensors } from "../train/update_masks.ts";
 
 /**
- * Forward pass, loss, backward pass and Adam update (with MoSA's masks where the method has
- * them), waiting for the updated values; returns the loss. Every tensor made is freed.
+ * Forward pass, loss, backward pass and Adam update (with MoSA's expert draws, masks and, when
+ * its weight is not 0, the consistency term's second pass), waiting for the updated values;
+ * returns the loss. Every tensor made is freed.
  *
  * @param onPeak called at the step's memory peaks (with a tape full: the whole forward pass's,
  * or each stage's when the gradients are taken stage by stage; with the gradients alive), for
@@ -39,24 +41,19 @@ export async function trainStep(
   try {
     // As the trainer takes it: block by block when the encoder trains, past the frozen encoder
     // when only the decoder does; onPeak sees each full tape.
-    const { value, grads } = modelGradients(
+    const { value, grads } = stepGradients(
       model,
       images,
       (logits) => segmentationLoss(logits, labels),
       [...variables.values()],
+      step,
       { onTapeFull: onPeak },
     );
     for (const [tfName, gradient] of Object.entries(grads)) {
       gradients.set(nameOf.get(tfName)!, gradient);
     }
     onPeak?.();
-    if (masks) {
-      for (const [name, mask] of masks) {
-        const gradient = gradients.get(name)!;
-        gradients.set(name, tf.mul(gradient, mask));
-        gradient.dispose();
-      }
-    }
+    if (masks) maskGradients(gradients, masks);
     adam.applyGradients(gradients, 1e-4, masks);
     const loss = (await value.data())[0]!;
     value.dispose();
@@ -64,6 +61,6 @@ export async function trainStep(
     await variables.values().next().value?.data();
     return loss;
   } finally {
-    tf.dispose([...gradients.values(), ...(masks ? masks.values() : [])]);
+    tf.dispose([...gradients.values(), ...maskTensors(masks)]);
   }
 }

@@ -6,8 +6,17 @@
  */
 import { isMethodName, METHOD_NAMES, type MethodName } from "./registry.ts";
 
-/** How adapters are trained: as plain bottlenecks, or as MoSA's sparse parts. */
+/** How adapters are trained: as plain bottlenecks, or as MoSA's sparse experts. */
 export type AdapterKind = "plain" | "mosa";
+
+/**
+ * Which adapter projection MoSA keeps as one dense tensor trained every step (`down`, the
+ * reference scripts' default; `up`), or `none` (both split into experts).
+ */
+export type MosaShare = "down" | "up" | "none";
+
+/** Every {@link MosaShare}, in the order `--mosa-share` lists them. */
+export const MOSA_SHARES: readonly MosaShare[] = ["down", "up", "none"];
 
 /** Every hyperparameter of the PEFT modules (defaults from the MoPEFT thesis). */
 export interface PeftConfig {
@@ -29,10 +38,21 @@ export interface PeftConfig {
   prefixHidden: number;
   /** Adapter bottleneck width D_mid. Default 64. */
   adapterDim: number;
-  /** Adapter training scheme: `plain`, or `mosa` (K sparse parts, one trained per step). */
+  /** Adapter training scheme: `plain`, or `mosa` (K sparse experts, drawn per step, averaged after). */
   adapterKind: AdapterKind;
-  /** MoSA parts K: each adapter matrix is split into K disjoint random sparse parts. Default 4. */
+  /**
+   * MoSA experts K: each split projection is trained as K copies, each owning a fixed random
+   * 1/K of the entries. Default 4 (the reference scripts' EXPERT_NUM).
+   */
   mosaParts: number;
+  /** MoSA: the projection kept dense and shared by all experts. Default `down`. */
+  mosaShare: MosaShare;
+  /**
+   * MoSA: weight W of the consistency term (a second forward pass with fresh expert draws, and
+   * W x the symmetric KL divergence between the two passes' per-pixel class distributions). 0
+   * turns it off. Default 1 (the reference scripts' REG_WEIGHT).
+   */
+  mosaConsistency: number;
   /** A gate counts as "calling" its method when its value exceeds this. Default 0.5. */
   gateThreshold: number;
 }
@@ -48,6 +68,8 @@ export function defaultPeftConfig(method: MethodName): PeftConfig {
     adapterDim: 64,
     adapterKind: method === "mosa" ? "mosa" : "plain",
     mosaParts: 4,
+    mosaShare: "down",
+    mosaConsistency: 1,
     gateThreshold: 0.5,
   };
 }
@@ -93,8 +115,23 @@ export function validatePeftConfig(
   if (input.method === "mosa" && config.adapterKind !== "mosa") {
     throw new RangeError(`method "mosa" needs adapterKind "mosa", got "${config.adapterKind}"`);
   }
-  if (config.adapterKind === "mosa" && config.mosaParts < 2) {
-    throw new RangeError(`mosaParts must be at least 2 for MoSA, got ${config.mosaParts}`);
+  if (config.mosaParts > 255) {
+    throw new RangeError(`mosaParts must be at most 255, got ${config.mosaParts}`);
+  }
+  if (!MOSA_SHARES.includes(config.mosaShare)) {
+    throw new RangeError(
+      `mosaShare must be one of ${MOSA_SHARES.join(", ")}, got ${JSON.stringify(config.mosaShare)}`,
+    );
+  }
+  if (
+    typeof config.mosaConsistency !== "number" || !Number.isFinite(config.mosaConsistency) ||
+    config.mosaConsistency < 0
+  ) {
+    throw new RangeError(
+      `mosaConsistency must be a non-negative number, got ${
+        JSON.stringify(config.mosaConsistency)
+      }`,
+    );
   }
   if (
     typeof config.gateThreshold !== "number" || !(config.gateThreshold > 0) ||

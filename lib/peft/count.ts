@@ -26,8 +26,14 @@ export interface ParameterCount {
   /** 100 · peftParams / totalParams. */
   peftPercent: number;
   /**
-   * Per group. `prefixReparam` is the training-only prefix MLP (and input embeddings), dropped at
-   * export and counted in neither total.
+   * Everything training holds and updates, in its training form: MoSA's K expert copies instead
+   * of the one stored projection, the prefix MLP and input embeddings instead of flat prefixes.
+   */
+  trainingParams: number;
+  /**
+   * Per group, as stored. `prefixReparam` (the training-only prefix MLP and input embeddings)
+   * and `mosaExperts` (MoSA's K copies of each split projection, merged into `adapter` at export)
+   * are held during training only and counted in neither stored total.
    */
   byGroup: Record<ParameterGroup, number>;
 }
@@ -58,13 +64,18 @@ export function countParameters(
     prefix: 0,
     vpt: 0,
     adapter: 0,
+    mosaExperts: 0,
     gates: 0,
     decoder: 0,
     prefixReparam: 0,
     encoder: 0,
   };
+  let trainingParams = 0;
   for (const spec of peftTensorLayout(architecture, config, numClasses, head)) {
-    if (spec.form === "inference" || spec.group === "prefixReparam") {
+    if (spec.form !== "inference") trainingParams += numel(spec.shape);
+    if (
+      spec.form === "inference" || spec.group === "prefixReparam" || spec.group === "mosaExperts"
+    ) {
       byGroup[spec.group] += numel(spec.shape);
     } else if (spec.form === "training") {
       // A prefix's input embedding: training-only, counted with the reparameterisation.
@@ -84,6 +95,7 @@ export function countParameters(
     trainablePercent: 100 * trainableParams / totalParams,
     peftParams,
     peftPercent: 100 * peftParams / totalParams,
+    trainingParams,
     byGroup,
   };
 }

@@ -5,7 +5,9 @@
  * Names: `encoder.blocks.<i>.lora.{query_a,query_b,value_a,value_b}`,
  * `encoder.blocks.<i>.prefix.{keys,values}` (inference) or `.prefix.embedding` (training) with
  * the shared `encoder.prefix_reparam.{0,2}.{weight,bias}`, the same under `vpt` / `vpt_reparam`
- * for block 0 in shallow VPT, `encoder.blocks.<i>.adapter.{down,up}.{weight,bias}`,
+ * for block 0 in shallow VPT, `encoder.blocks.<i>.adapter.{down,up}.{weight,bias}` (with MoSA,
+ * a split projection is trained as `adapter.<down|up>.experts.<k>.{weight,bias}` and stored
+ * under the plain names),
  * `encoder.blocks.<i>.gate.<module>.{weight,bias}`, the semantic decoder under its official
  * `mask_decoder.*` names, and for full fine-tuning every `image_encoder.*` tensor.
  *
@@ -17,6 +19,7 @@ import { gateShapes } from "../gate/gate.ts";
 import { ADAPTER_TENSOR_NAMES, adapterShapes } from "./adapter.ts";
 import type { PeftConfig } from "./config.ts";
 import { LORA_TENSOR_NAMES, loraShapes } from "./lora.ts";
+import { mosaExpertLocal, mosaSplitProjections } from "./mosa.ts";
 import { PREFIX_REPARAM_NAMES, prefixBlockIndexes, prefixReparamShapes } from "./prefix.ts";
 import { methodSpec, type ModuleKind } from "./registry.ts";
 import { vptBlockIndexes } from "./vpt.ts";
@@ -24,14 +27,16 @@ import { vptBlockIndexes } from "./vpt.ts";
 /** What a tensor is counted as. */
 export type ParameterGroup =
   | ModuleKind
+  | "mosaExperts"
   | "gates"
   | "decoder"
   | "prefixReparam"
   | "encoder";
 
 /**
- * When a tensor exists: `both` (trained and stored), `training` (the prefix reparameterisation:
- * trained, then dropped), `inference` (flat prefixes: computed from the training form at export).
+ * When a tensor exists: `both` (trained and stored), `training` (the prefix reparameterisation
+ * and MoSA's expert copies: trained, then dropped), `inference` (flat prefixes, MoSA's merged
+ * projections: computed from the training form at export).
  */
 export type TensorForm = "both" | "training" | "inference";
 
@@ -121,7 +126,27 @@ export function peftTensorLayout(
         for (const local of LORA_TENSOR_NAMES) add(local, shapes[local], "both");
       } else if (kind === "adapter") {
         const shapes = adapterShapes(width, config);
-        for (const local of ADAPTER_TENSOR_NAMES) add(local, shapes[local], "both");
+        const split = config.adapterKind === "mosa" ? mosaSplitProjections(config.mosaShare) : [];
+        for (const local of ADAPTER_TENSOR_NAMES) {
+          const projection = local.startsWith("down") ? "down" : "up";
+          if (!split.includes(projection)) {
+            add(local, shapes[local], "both");
+            continue;
+          }
+          add(local, shapes[local], "inference");
+          const tensor = local.endsWith("weight") ? "weight" : "bias";
+          for (let expert = 0; expert < config.mosaParts; expert++) {
+            const expertLocal = mosaExpertLocal(projection, expert, tensor);
+            specs.push({
+              name: `${prefix}.${expertLocal}`,
+              shape: [...shapes[local]],
+              group: "mosaExperts",
+              form: "training",
+              block,
+              module: { kind, local: expertLocal },
+            });
+          }
+        }
       } else {
         const shape = [config.prefixLength, width];
         add("embedding", shape, "training");

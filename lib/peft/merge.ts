@@ -35,7 +35,7 @@ export function mergeability(config: PeftConfig): Mergeability {
   if (config.method === "mosa") {
     return {
       mergeable: false,
-      reason: "MoSA's sparse parts are merged into one plain adapter when the run is exported; " +
+      reason: "MoSA's expert copies are merged into one plain adapter when the run is exported; " +
         WHY_NOT.adapter,
     };
   }

@@ -34,7 +34,13 @@ import {
   reparamName,
 } from "./layout.ts";
 import { initialLora, loraDelta, loraScale, type LoraTensors } from "./lora.ts";
-import { MosaMasks } from "./mosa.ts";
+import {
+  type AdapterProjection,
+  mosaExpertLocal,
+  MosaExperts,
+  mosaSplitProjections,
+  type TrainingPass,
+} from "./mosa.ts";
 import {
   type FlatPrefix,
   initialPrefixEmbedding,
@@ -53,7 +59,7 @@ export type TensorValues = Map<string, { shape: number[]; data: Float32Array }>;
 export interface PeftModelOptions {
   /** Classes of the semantic head (one mask token per class). */
   numClasses: number;
-  /** Seeds the initial values and MoSA's parts and draws. */
+  /** Seeds the initial values and MoSA's masks and draws. */
   seed: number;
   /** The head on the mask decoder; default the semantic one. */
   head?: HeadConfig;
@@ -78,28 +84,34 @@ export class PeftModel {
   readonly #base: ModelWeights;
   readonly #variables: Map<string, Variable>;
   readonly #layout: PeftTensorSpec[];
-  /** True when prefixes are held flat (a loaded run), false when reparameterised (training). */
-  readonly #flatPrefixes: boolean;
+  /**
+   * True when the tensors are held in inference form (a loaded run: flat prefixes, merged MoSA
+   * adapters), false in training form (reparameterised prefixes, MoSA's expert copies).
+   */
+  readonly #inferenceForm: boolean;
   readonly #weights: LayeredWeights;
-  readonly #mosa?: MosaMasks;
+  /** MoSA's masks and draws, in training form only. */
+  readonly #mosa?: MosaExperts;
+  /** The training pass whose experts the forward runs through; undefined: the merged adapter. */
+  #pass?: TrainingPass;
 
   private constructor(
     base: ModelWeights,
     config: PeftConfig,
     options: PeftModelOptions,
     values: ReadonlyMap<string, Tensor | Float32Array>,
-    flatPrefixes: boolean,
+    inferenceForm: boolean,
   ) {
     this.config = config;
     this.numClasses = options.numClasses;
     this.seed = options.seed;
     this.head = options.head ?? SEMANTIC_HEAD;
     this.#base = base;
-    this.#flatPrefixes = flatPrefixes;
+    this.#inferenceForm = inferenceForm;
     this.#layout = peftTensorLayout(base.architecture, config, options.numClasses, this.head);
     this.#variables = new Map();
     for (const spec of this.#layout) {
-      if (spec.form === (flatPrefixes ? "training" : "inference")) continue;
+      if (spec.form === (inferenceForm ? "training" : "inference")) continue;
       const value = values.get(spec.name)!;
       // Unnamed variables: tfjs names must be globally unique, and several runs may coexist.
       const variable = value instanceof Float32Array
@@ -118,13 +130,14 @@ export class PeftModel {
       overrides,
       headArchitecture(base.architecture, this.head, options.numClasses),
     );
-    if (config.adapterKind === "mosa" && methodSpec(config.method).modules.includes("adapter")) {
-      this.#mosa = new MosaMasks(
-        this.#layout.filter((s) => s.group === "adapter").map((s) => ({
-          name: s.name,
-          shape: s.shape,
+    if (!inferenceForm && this.#mosaSplits().length > 0) {
+      this.#mosa = new MosaExperts(
+        this.#layout.filter((s) =>
+          s.group === "adapter" && s.form === "inference" && s.name.endsWith(".weight")
+        ).map((s) => ({
           block: s.block!,
           projection: s.module!.local.startsWith("down") ? "down" : "up",
+          shape: s.shape,
         })),
         config.mosaParts,
         options.seed,
@@ -142,6 +155,8 @@ export class PeftModel {
     const seed = options.seed;
     const head = options.head ?? SEMANTIC_HEAD;
     const decoder = initialHeadDecoder(base, head, options.numClasses, seed);
+    // One initial adapter per block: MoSA's K copies of a projection all start from it.
+    const adapters = new Map<string, Record<string, Float32Array>>();
     try {
       for (const spec of peftTensorLayout(base.architecture, config, options.numClasses, head)) {
         if (values.has(spec.name) || spec.form === "inference") continue;
@@ -158,12 +173,17 @@ export class PeftModel {
           const gate = initialGate(width, seed, prefix);
           values.set(`${prefix}.weight`, gate.weight);
           values.set(`${prefix}.bias`, gate.bias);
+        } else if (spec.group === "adapter" || spec.group === "mosaExperts") {
+          const prefix = moduleName(spec.block!, "adapter");
+          if (!adapters.has(prefix)) {
+            adapters.set(prefix, initialAdapter(width, config, seed, prefix));
+          }
+          const plainLocal = spec.module!.local.replace(/\.experts\.\d+/, "");
+          values.set(spec.name, adapters.get(prefix)![plainLocal]!.slice());
         } else if (spec.module) {
           const prefix = moduleName(spec.block!, spec.module.kind as ModuleKind);
           const init: Record<string, Float32Array> = spec.group === "lora"
             ? initialLora(width, config, seed, prefix)
-            : spec.group === "adapter"
-            ? initialAdapter(width, config, seed, prefix)
             : { embedding: initialPrefixEmbedding(width, config, seed, `${prefix}.embedding`) };
           for (const [local, data] of Object.entries(init)) values.set(`${prefix}.${local}`, data);
         }
@@ -175,8 +195,9 @@ export class PeftModel {
   }
 
   /**
-   * A run from stored tensors: the inference form (flat prefixes, as `peft.safetensors` holds)
-   * or the training form (reparameterised prefixes, as a resumable checkpoint holds). Every
+   * A run from stored tensors: the inference form (flat prefixes and merged MoSA adapters, as
+   * `peft.safetensors` holds) or the training form (reparameterised prefixes and MoSA's expert
+   * copies, as a resumable checkpoint holds). Every
    * expected tensor must be present with its shape, and nothing else; otherwise throws an
    * `Error` naming the first problem.
    */
@@ -246,12 +267,7 @@ export class PeftModel {
         extension.queryValueDelta = (tokens, windowsPerImage) =>
           loraDelta(tokens, lora, scale, windowsPerImage);
       } else if (kind === "adapter") {
-        const adapter = this.#group<AdapterTensors>(prefix, [
-          "down.weight",
-          "down.bias",
-          "up.weight",
-          "up.bias",
-        ]);
+        const adapter = this.#adapter(block);
         const g = gate("adapter");
         extension.mlpOutput = (mlpOutput) => adapterOutput(mlpOutput, adapter, g);
       } else {
@@ -263,9 +279,52 @@ export class PeftModel {
     return Object.keys(extension).length > 0 ? extension : undefined;
   }
 
+  /**
+   * Block `block`'s adapter as the forward runs it: the stored tensors; or, for MoSA in training
+   * form, the experts drawn for the prepared pass, or with no pass prepared (evaluation) the
+   * merged projections, each the mean of its copies (made here, in the caller's tidy scope).
+   */
+  #adapter(block: number): AdapterTensors {
+    const prefix = moduleName(block, "adapter");
+    const split = this.#inferenceForm ? [] : this.#mosaSplits();
+    const adapter: Partial<AdapterTensors> = {};
+    const draw = this.#pass && this.#mosa ? this.#mosa.draw(block, this.#pass) : undefined;
+    for (const projection of ["down", "up"] as const) {
+      for (const tensor of ["weight", "bias"] as const) {
+        const local = `${projection}.${tensor}` as const;
+        if (!split.includes(projection)) adapter[local] = this.#get(`${prefix}.${local}`);
+        else if (draw) {
+          adapter[local] = this.#get(
+            `${prefix}.${mosaExpertLocal(projection, draw[projection], tensor)}`,
+          );
+        } else adapter[local] = this.#mergedExpert(block, projection, tensor);
+      }
+    }
+    return adapter as AdapterTensors;
+  }
+
+  /** `(1/K) x` the sum of a split projection's K copies (a new tensor). */
+  #mergedExpert(block: number, projection: AdapterProjection, tensor: "weight" | "bias"): Tensor {
+    const prefix = moduleName(block, "adapter");
+    const copies = Array.from(
+      { length: this.config.mosaParts },
+      (_, expert) => this.#get(`${prefix}.${mosaExpertLocal(projection, expert, tensor)}`),
+    );
+    return tf.tidy(() =>
+      tf.div(copies.length === 1 ? copies[0]! : tf.addN(copies), this.config.mosaParts)
+    );
+  }
+
+  /** The adapter projections this run trains as MoSA experts (none unless MoSA). */
+  #mosaSplits(): AdapterProjection[] {
+    if (this.config.adapterKind !== "mosa") return [];
+    if (!methodSpec(this.config.method).modules.includes("adapter")) return [];
+    return mosaSplitProjections(this.config.mosaShare);
+  }
+
   #flatPrefix(block: number, kind: "prefix" | "vpt"): FlatPrefix {
     const prefix = moduleName(block, kind);
-    if (this.#flatPrefixes) {
+    if (this.#inferenceForm) {
       return { keys: this.#get(`${prefix}.keys`), values: this.#get(`${prefix}.values`) };
     }
     const mlp = this.#group<PrefixReparam>(reparamName(kind), [
@@ -397,31 +456,69 @@ export class PeftModel {
   }
 
   /**
-   * MoSA: variable name → 0/1 mask of the entries that learn at `step`; multiply both the
-   * gradient and the optimizer's update by it. The caller disposes the masks after the step
-   * (they are cheap handles onto masks the model keeps). Undefined for every other method.
+   * MoSA: fixes the experts that forward passes run through (those drawn for `pass`), until the
+   * next call; undefined returns to the merged adapter (evaluation). The trainer prepares every
+   * pass of a step before running it, so that each stage computes the same thing both times it
+   * runs. A no-op for every other method.
    */
-  gradientMasks(step: number): Map<string, Tensor> | undefined {
-    const masks = this.#mosa?.forStep(step);
-    if (!masks) return undefined;
-    return new Map([...masks].map(([name, mask]) => [name, tf.clone(mask)]));
+  prepareTrainingPass(pass: TrainingPass | undefined): void {
+    this.#pass = pass ? { ...pass } : undefined;
   }
 
-  /** MoSA's part assignment of variable `name` (for tests and inspection). */
-  mosaAssignment(name: string): Uint8Array | undefined {
-    return this.#mosa?.assignment(name);
+  /** MoSA's consistency weight W while training (0 for every other method, and once loaded). */
+  consistencyWeight(): number {
+    return this.#mosa ? this.config.mosaConsistency : 0;
+  }
+
+  /**
+   * MoSA: the update rules of step `step` (after the passes {@link consistencyWeight} asks for):
+   * a drawn expert's weight → its 0/1 mask (multiply both the gradient and the optimiser's update
+   * by it), an undrawn expert's weight and bias → null (not updated); everything else (shared
+   * projections, drawn experts' biases) learns whole. The caller disposes the masks after the
+   * step. Undefined for every other method.
+   */
+  gradientMasks(step: number): Map<string, Tensor | null> | undefined {
+    if (!this.#mosa) return undefined;
+    const passes = this.consistencyWeight() > 0 ? 2 : 1;
+    return this.#mosa.updateMasks(
+      step,
+      passes,
+      (block, projection, expert, tensor) =>
+        `${moduleName(block, "adapter")}.${mosaExpertLocal(projection, expert, tensor)}`,
+    );
+  }
+
+  /** MoSA's fixed expert of every entry of `block`'s split `projection` weight (training form). */
+  mosaAssignment(block: number, projection: AdapterProjection): Uint8Array | undefined {
+    if (!this.#mosa || !this.#mosaSplits().includes(projection)) return undefined;
+    return this.#mosa.assignment(block, projection);
+  }
+
+  /** MoSA's experts drawn in `block` for `pass` (training form; undefined otherwise). */
+  mosaDraw(block: number, pass: TrainingPass): Record<AdapterProjection, number> | undefined {
+    return this.#mosa?.draw(block, pass);
   }
 
   /**
    * The trained tensors in inference form: prefixes flat (the reparameterisation MLP dropped),
-   * MoSA's parts merged into one plain adapter (which, the parts being disjoint entries of the
-   * same tensors, are the trained tensors themselves).
+   * each MoSA-split projection the mean of its K copies (weights and biases), so that MoSA
+   * stores one plain adapter per block with exactly `adapter`'s names and shapes.
    */
   async exportTensors(): Promise<TensorValues> {
     const result: TensorValues = new Map();
     for (const spec of this.#layout) {
       if (spec.form === "training") continue;
-      if (spec.form === "inference" && !this.#flatPrefixes) {
+      if (spec.form === "inference" && !this.#inferenceForm && spec.group === "adapter") {
+        const local = spec.module!.local;
+        const merged = this.#mergedExpert(
+          spec.block!,
+          local.startsWith("down") ? "down" : "up",
+          local.endsWith("weight") ? "weight" : "bias",
+        );
+        result.set(spec.name, { shape: spec.shape, data: await readAndDispose(merged) });
+        continue;
+      }
+      if (spec.form === "inference" && !this.#inferenceForm) {
         if (result.has(spec.name)) continue;
         const kind = spec.group as "prefix" | "vpt";
         const flat = this.#flatPrefix(spec.block!, kind);
@@ -448,9 +545,17 @@ export class PeftModel {
     return result;
   }
 
-  /** Trained values held, as stored for inference. */
+  /** Trained values held, as stored for inference (MoSA: one adapter per block). */
   get storedValues(): number {
     return this.#layout.filter((s) => s.form !== "training").reduce(
+      (n, s) => n + numel(s.shape),
+      0,
+    );
+  }
+
+  /** Trained values held while training (MoSA: K copies of each split projection). */
+  get trainingValues(): number {
+    return this.#layout.filter((s) => s.form !== "inference").reduce(
       (n, s) => n + numel(s.shape),
       0,
     );

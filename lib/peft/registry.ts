@@ -59,7 +59,8 @@ export const METHODS = {
     trainsEncoder: false,
   },
   mosa: {
-    description: "sparse adapters (MoSA): K disjoint parts, one trained per step, merged after",
+    description:
+      "sparse adapters (MoSA): K sparse expert copies drawn per step, merged by their mean",
     modules: ["adapter"],
     gated: false,
     trainsEncoder: false,

@@ -11,6 +11,7 @@ import type { ModelWeights } from "../encoder/weights.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
 import { readSafetensors, writeSafetensors } from "../io/safetensors.ts";
 import { type PeftConfig, validatePeftConfig } from "./config.ts";
+import { type MosaTrainingRules, mosaTrainingRules } from "./mosa.ts";
 import { PeftModel } from "./peft_model.ts";
 
 /** The file names inside a run folder. */
@@ -32,8 +33,14 @@ export interface PeftManifest {
   format: "mopeft-peft";
   version: 1;
   method: PeftConfig["method"];
-  /** Every hyperparameter (MoSA runs keep adapterKind "mosa" and mosaParts). */
+  /** Every hyperparameter (MoSA runs keep adapterKind "mosa" and the mosa* settings). */
   config: PeftConfig;
+  /**
+   * How a MoSA run was trained (expert copies, their draws, the merge, the consistency term).
+   * Absent in runs written before MoSA trained expert copies (those masked the gradients of one
+   * plain adapter); they load all the same, as the plain adapter they hold.
+   */
+  mosa?: MosaTrainingRules;
   classNames: string[];
   seed: number;
   baseCheckpoint: BaseFingerprint;
@@ -64,11 +71,13 @@ export async function savePeftRun(
   await writeSafetensors(`${dir}/${PEFT_WEIGHTS_FILE}`, tensors, {
     metadata: { format: "mopeft-peft", method: model.config.method },
   });
+  const mosa = mosaTrainingRules(model.config);
   const manifest: PeftManifest = {
     format: "mopeft-peft",
     version: 1,
     method: model.config.method,
     config: model.config,
+    ...(mosa ? { mosa } : {}),
     classNames: [...options.classNames],
     seed: model.seed,
     baseCheckpoint: options.baseFingerprint,

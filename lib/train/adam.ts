@@ -37,8 +37,9 @@ export interface AdamState {
  * Adam over a fixed set of named variables.
  *
  * With a mask for a variable, entries where the mask is 0 keep their value and both moments
- * unchanged (MoSA: only the active sparse part learns). The bias correction uses the global
- * update count for every entry, as TensorFlow's LazyAdam does for rows it skips.
+ * unchanged (MoSA: a drawn expert learns only its own entries); a null mask skips the variable
+ * altogether, and it needs no gradient (MoSA: an expert that no pass drew). The bias correction
+ * uses the global update count for every entry, as TensorFlow's LazyAdam does for rows it skips.
  *
  * @example
  * ```ts ignore
@@ -87,13 +88,13 @@ export class Adam {
 
   /**
    * Applies one update with learning rate `learningRate`. `gradients` must hold a gradient for
-   * every variable; `masks` (0/1, same shapes) restrict the update per entry. Neither is
-   * disposed here.
+   * every variable whose mask is not null; `masks` (0/1, same shapes) restrict the update per
+   * entry, and a null mask leaves its variable and moments as they are. Neither is disposed here.
    */
   applyGradients(
     gradients: ReadonlyMap<string, Tensor>,
     learningRate: number,
-    masks?: ReadonlyMap<string, Tensor>,
+    masks?: ReadonlyMap<string, Tensor | null>,
   ): void {
     const { beta1, beta2, epsilon, weightDecay, decoupledWeightDecay } = this.options;
     const t = this.#step + 1;
@@ -101,9 +102,10 @@ export class Adam {
     const stepSize = learningRate / (1 - beta1 ** t);
     const rootCorrection = Math.sqrt(1 - beta2 ** t);
     for (const [name, variable] of this.#variables) {
+      const mask = masks?.get(name);
+      if (mask === null) continue;
       const gradient = gradients.get(name);
       if (!gradient) throw new Error(`Adam got no gradient for variable "${name}"`);
-      const mask = masks?.get(name);
       const m = this.#m.get(name)!;
       const v = this.#v.get(name)!;
       tf.tidy(() => {

@@ -40,11 +40,27 @@ export interface TrainableModel<Out = Tensor4D> {
    */
   forward(images: Tensor4D): Out;
   /**
-   * Optional per-step 0/1 masks (MoSA: only the active sparse part learns), keyed like
-   * `trainableVariables()`; they multiply both the gradients and the optimiser's update. The
-   * trainer disposes them after the step.
+   * Optional per-step update rules, keyed like `trainableVariables()`: a 0/1 mask multiplies
+   * both the variable's gradient and the optimiser's update (MoSA: a drawn expert learns only its
+   * own entries); null means the variable is not updated this step and needs no gradient (an
+   * expert no pass drew); a variable absent from the map learns whole. The trainer disposes the
+   * masks after the step.
    */
-  gradientMasks?(step: number): Map<string, Tensor> | undefined;
+  gradientMasks?(step: number): Map<string, Tensor | null> | undefined;
+  /**
+   * Optional: fixes the random choices of forward pass `pass.pass` of training step `pass.step`
+   * (MoSA's expert draws) for every forward until the next call; undefined returns to the
+   * deterministic, evaluated model. Called before each pass of a step and with undefined after
+   * it (see lib/train/step_gradients.ts); the choices must be a pure function of the pass, so
+   * that a stage run twice computes the same thing and a resumed run draws the same.
+   */
+  prepareTrainingPass?(pass: { step: number; pass: number } | undefined): void;
+  /**
+   * Optional: the weight W of the consistency term (MoSA): each step runs a second forward pass
+   * (pass 1) and adds W x the symmetric KL divergence between the two passes' per-pixel class
+   * distributions to the loss (lib/train/consistency_loss.ts). 0 or absent: one pass.
+   */
+  consistencyWeight?(): number;
   /**
    * Optional: the split of `forward` at its frozen front, or undefined when some trainable
    * variable lives in that front. The trainer runs the front outside the gradient tape: taped,

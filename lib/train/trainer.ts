@@ -16,8 +16,10 @@ import { Adam } from "./adam.ts";
 import { saveTrainingCheckpoint, type TrainingCheckpoint } from "./checkpoint.ts";
 import { type LossWeights, segmentationLoss } from "./loss.ts";
 import { checkSchedule, learningRateAt, type LearningRateSchedule } from "./schedule.ts";
+import { stepGradients } from "./step_gradients.ts";
 import { tilesToBatch } from "./tile_batch.ts";
-import { modelGradients, type TrainableModel } from "./trainable.ts";
+import type { TrainableModel } from "./trainable.ts";
+import { maskGradients, maskTensors } from "./update_masks.ts";
 
 /** One line of the training log. */
 export interface TrainLogRecord {
@@ -272,26 +274,29 @@ async function trainStep<Out>(
   const { images } = batch;
   const masks = model.gradientMasks?.(context.step);
   try {
-    await batch.beforeStep?.((x) => model.forward(x));
-    // Past a frozen encoder, or block by block when the encoder trains: see modelGradients.
-    const { value, grads } = modelGradients(
+    // Detection's matching may need the step's prediction first; MoSA's draws are pass 0's.
+    await batch.beforeStep?.((x) => {
+      model.prepareTrainingPass?.({ step: context.step, pass: 0 });
+      try {
+        return model.forward(x);
+      } finally {
+        model.prepareTrainingPass?.(undefined);
+      }
+    });
+    // Past a frozen encoder, or block by block when the encoder trains (see modelGradients);
+    // each of the step's forward passes prepared on the model (MoSA's draws, consistency term).
+    const { value, grads } = stepGradients(
       model,
       images,
       (output) => batch.loss(output),
       context.variables,
+      context.step,
     );
     const gradients = new Map<string, tf.Tensor>();
     for (const [tfName, gradient] of Object.entries(grads)) {
       gradients.set(context.nameOf.get(tfName)!, gradient);
     }
-    if (masks) {
-      for (const [name, mask] of masks) {
-        const gradient = gradients.get(name);
-        if (!gradient) throw new Error(`Gradient mask for unknown variable "${name}"`);
-        gradients.set(name, tf.mul(gradient, mask));
-        gradient.dispose();
-      }
-    }
+    if (masks) maskGradients(gradients, masks);
     adam.applyGradients(gradients, context.lr, masks);
     tf.dispose([...gradients.values()]);
     const loss = (await value.data())[0]!;
@@ -302,7 +307,7 @@ async function trainStep<Out>(
     return loss;
   } finally {
     batch.dispose();
-    tf.dispose([...(masks ? masks.values() : [])]);
+    tf.dispose(maskTensors(masks));
   }
 }
 

@@ -102,7 +102,10 @@ export function crossEntropy(logits: Tensor, labels: Tensor, numClasses: number)
   });
 }
 
-/** A minimal Adam with optional 0/1 masks on gradients and updates (for MoSA). */
+/**
+ * A minimal Adam with optional 0/1 masks on gradients and updates, and null masks for variables
+ * not updated (for MoSA).
+ */
 export class TestAdam {
   readonly #m = new Map<string, Tensor>();
   readonly #v = new Map<string, Tensor>();
@@ -113,19 +116,27 @@ export class TestAdam {
   apply(
     variables: Map<string, Variable>,
     gradients: Record<string, Tensor>,
-    masks?: Map<string, Tensor>,
+    masks?: Map<string, Tensor | null>,
   ): void {
     this.#t++;
     const b1 = 0.9, b2 = 0.999, eps = 1e-8;
+    // Every moment from the first step on, so that the tensor count stays flat even when a
+    // variable (a MoSA expert) first gets a gradient later.
+    for (const [name, variable] of variables) {
+      if (this.#m.has(name)) continue;
+      this.#m.set(name, tf.zerosLike(variable));
+      this.#v.set(name, tf.zerosLike(variable));
+    }
     for (const [name, variable] of variables) {
       const rawGradient = gradients[variable.name];
       if (!rawGradient) continue;
       const mask = masks?.get(name);
+      if (mask === null) continue;
       tf.tidy(() => {
         const g = mask ? tf.mul(rawGradient, mask) : rawGradient;
-        const m = tf.add(tf.mul(this.#m.get(name) ?? tf.zerosLike(g), b1), tf.mul(g, 1 - b1));
+        const m = tf.add(tf.mul(this.#m.get(name)!, b1), tf.mul(g, 1 - b1));
         const v = tf.add(
-          tf.mul(this.#v.get(name) ?? tf.zerosLike(g), b2),
+          tf.mul(this.#v.get(name)!, b2),
           tf.mul(tf.square(g), 1 - b2),
         );
         const mHat = tf.div(m, 1 - b1 ** this.#t);
@@ -146,7 +157,10 @@ export class TestAdam {
   }
 }
 
-/** One training step of `model` on a fixed batch: returns the loss before the update. */
+/**
+ * One training step of `model` on a fixed batch, through pass 0's MoSA experts (no consistency
+ * term: the real trainer's is tested in tests/train): returns the loss before the update.
+ */
 export function trainStep(
   model: PeftModel,
   optimizer: TestAdam,
@@ -155,13 +169,15 @@ export function trainStep(
   labels: Tensor,
 ): number {
   const variables = model.trainableVariables();
+  model.prepareTrainingPass({ step, pass: 0 });
   const { value, grads } = tf.variableGrads(
     () => crossEntropy(model.forward(images), labels, model.numClasses),
     [...variables.values()],
   );
+  model.prepareTrainingPass(undefined);
   const masks = model.gradientMasks(step);
   optimizer.apply(variables, grads, masks);
-  tf.dispose([...masks?.values() ?? []]);
+  tf.dispose([...masks?.values() ?? []].filter((mask) => mask !== null));
   const loss = value.dataSync()[0]!;
   tf.dispose([value, ...Object.values(grads)]);
   return loss;

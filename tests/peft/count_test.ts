@@ -19,6 +19,26 @@ Deno.test("countParameters() gives 1,189,632 for vit_b adapters (D_mid 64) and 2
   assertEquals(mosa.byGroup.adapter, 1_189_632, "MoSA stores one plain adapter");
 });
 
+Deno.test("countParameters(): MoSA stores one adapter and trains K copies of each split projection", () => {
+  const adapter = countParameters(VIT_B, validatePeftConfig({ method: "adapter" }), 4);
+  const up = 768 * 64 + 768, down = 64 * 768 + 64;
+  for (
+    const [share, split] of [["down", up], ["up", down], ["none", up + down]] as const
+  ) {
+    const mosa = countParameters(
+      VIT_B,
+      validatePeftConfig({ method: "mosa", mosaShare: share }),
+      4,
+    );
+    assertEquals(mosa.peftParams, adapter.peftParams, `share ${share}: stored`);
+    assertEquals(mosa.trainableParams, adapter.trainableParams);
+    // 12 blocks x K = 4 copies of the split projection(s), in place of the one stored.
+    assertEquals(mosa.byGroup.mosaExperts, 12 * 4 * split, `share ${share}: copies`);
+    assertEquals(mosa.trainingParams, adapter.trainingParams + 12 * 3 * split);
+  }
+  assertEquals(adapter.trainingParams, adapter.trainableParams);
+});
+
 Deno.test("countParameters() counts prefixes flat and the reparameterisation apart", () => {
   const prefix = countParameters(VIT_B, validatePeftConfig({ method: "prefix" }), 4);
   assertEquals(prefix.byGroup.prefix, 12 * 2 * 20 * 768);

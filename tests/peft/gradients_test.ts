@@ -4,11 +4,11 @@
  */
 import { ok as assert } from "node:assert/strict";
 import { tf } from "../../lib/backend/tf.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
 import { encodeImage } from "../../lib/encoder/image_encoder.ts";
 import { validatePeftConfig } from "../../lib/peft/config.ts";
 import { PeftModel } from "../../lib/peft/peft_model.ts";
 import { onBackend } from "../_backends.ts";
+import { centralDifferenceFailures } from "../_finite_differences.ts";
 import { randomImages, randomSam, SMALL_B_SIZE, SMALL_CONFIG } from "./_helpers.ts";
 import { uninstallBlasMatMul } from "../../lib/backend/blas_matmul.ts";
 
@@ -62,36 +62,15 @@ for (const method of ["mopeft", "vpt"] as const) {
       return number;
     };
     const { grads } = tf.variableGrads(loss, variables.map(([, v]) => v));
-    const random = mulberry32(21);
-    const failures: string[] = [];
-    for (const [name, variable] of variables) {
-      const analytic = grads[variable.name]!.dataSync() as Float32Array;
-      const largest = analytic.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
-      assert(largest > 0, `"${name}" has an all-zero gradient`);
-      const argmax = analytic.findIndex((g) => Math.abs(g) === largest);
-      // The second probe is a random entry among the significant ones: for an entry far below
-      // the largest, a change of EPS moves the loss by less than the float32 encoder's rounding
-      // noise, and the central difference measures that noise (a few percent), not the gradient.
-      const significant = [...analytic.keys()].filter((i) =>
-        Math.abs(analytic[i]!) >= 0.25 * largest
-      );
-      const entries = [argmax, significant[Math.floor(random() * significant.length)]!];
-      const original = variable.dataSync().slice();
-      for (const entry of entries) {
-        const probe = (delta: number) => {
-          const values = original.slice();
-          values[entry] = values[entry]! + delta;
-          variable.assign(tf.tensor(values, variable.shape));
-          return lossValue();
-        };
-        const numeric = (probe(EPS) - probe(-EPS)) / (2 * EPS);
-        variable.assign(tf.tensor(original, variable.shape));
-        const error = Math.abs(numeric - analytic[entry]!);
-        if (error > RELATIVE * Math.max(Math.abs(numeric), 0.1 * largest)) {
-          failures.push(`${name}[${entry}]: analytic ${analytic[entry]} vs numeric ${numeric}`);
-        }
-      }
-    }
+    const failures = centralDifferenceFailures(
+      variables.map(([name, variable]) => ({
+        name,
+        variable,
+        analytic: grads[variable.name]!.dataSync() as Float32Array,
+      })),
+      lossValue,
+      { eps: EPS, relative: RELATIVE, seed: 21 },
+    );
     assert(failures.length === 0, failures.join("\n"));
     tf.dispose([images, weightsOut, ...Object.values(grads)]);
     model.dispose();

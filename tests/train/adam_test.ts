@@ -72,6 +72,30 @@ Deno.test("Adam leaves masked entries and their moments bit-exactly untouched", 
   adam.dispose();
 });
 
+Deno.test("Adam skips a variable whose mask is null: no gradient needed, value and moments kept", async () => {
+  const w = tf.variable(tf.tensor1d(START));
+  const skipped = tf.variable(tf.tensor1d([1, 2]));
+  const adam = new Adam(new Map([["w", w], ["skipped", skipped]]));
+  const gradient = tf.tensor1d(GRADIENTS[0]!);
+  const skippedGradient = tf.tensor1d([0.5, 0.5]);
+  adam.applyGradients(new Map([["w", gradient], ["skipped", skippedGradient]]), 0.01);
+  const before = await adam.exportState();
+  const skippedBefore = await skipped.data();
+  // Two steps without a gradient for "skipped"; "w" learns on.
+  for (let i = 0; i < 2; i++) {
+    adam.applyGradients(new Map([["w", gradient]]), 0.01, new Map([["skipped", null]]));
+  }
+  const after = await adam.exportState();
+  assertEquals(Array.from(await skipped.data()), Array.from(skippedBefore));
+  assertEquals(after.moments.get("skipped"), before.moments.get("skipped"));
+  assertEquals(after.step, 3);
+  if (after.moments.get("w")!.m[0] === before.moments.get("w")!.m[0]) {
+    throw new Error("w did not learn");
+  }
+  tf.dispose([w, skipped, gradient, skippedGradient]);
+  adam.dispose();
+});
+
 Deno.test("Adam exportState()/importState() resumes bit-exactly", async () => {
   const straight = tf.variable(tf.tensor1d(START));
   const adamA = new Adam(new Map([["w", straight]]), { weightDecay: 1e-4 });

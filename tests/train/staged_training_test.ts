@@ -29,6 +29,8 @@ function unstaged(model: PeftModel): TrainableModel {
     trainableVariables: () => model.trainableVariables(),
     forward: (images) => model.forward(images),
     gradientMasks: (step) => model.gradientMasks(step),
+    prepareTrainingPass: (pass) => model.prepareTrainingPass(pass),
+    consistencyWeight: () => model.consistencyWeight(),
   };
 }
 
