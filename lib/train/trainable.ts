@@ -64,6 +64,12 @@ export interface TrainableModel {
 export interface ModelGradientOptions {
   /** Called at the memory peaks of the gradient computation (each full tape), for sampling. */
   onTapeFull?: () => void;
+  /**
+   * The frozen front's output for `images` when the caller already has it (the embedding cache,
+   * or a micro-batch's first pass): used instead of running `frozenSplit().features`. Needs a
+   * model with a frozen split; the caller keeps ownership.
+   */
+  features?: Tensor;
 }
 
 /**
@@ -88,6 +94,9 @@ export function modelGradients(
   options: ModelGradientOptions = {},
 ): { value: tf.Scalar; grads: Record<string, Tensor> } {
   const split = model.frozenSplit?.();
+  if (options.features && !split) {
+    throw new TypeError("Precomputed features need a model with a frozen front (frozenSplit)");
+  }
   const stages = split ? undefined : model.stages?.();
   if (stages) {
     const head = stages.at(-1)!;
@@ -100,7 +109,7 @@ export function modelGradients(
   }
   // The frozen front runs before the tape starts: everything tf.variableGrads runs is taped
   // and its saved activations live until the backward pass, even where no gradient can flow.
-  const features = split?.features(images);
+  const features = options.features ?? split?.features(images);
   try {
     const forward = split ? () => split.logits(features!) : () => model.forward(images);
     const { value, grads } = tf.variableGrads(() => {
@@ -113,6 +122,6 @@ export function modelGradients(
     for (const [name, gradient] of Object.entries(grads)) if (gradient) present[name] = gradient;
     return { value, grads: present };
   } finally {
-    features?.dispose();
+    if (!options.features) features?.dispose();
   }
 }

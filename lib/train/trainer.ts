@@ -10,14 +10,17 @@
  *
  * @module
  */
+import { describeOutOfMemory } from "../backend/out_of_memory.ts";
 import { tf, type Variable } from "../backend/tf.ts";
-import type { SegmentationReader } from "../data/reader.ts";
+import type { SampleTile, SegmentationReader } from "../data/reader.ts";
 import { Adam } from "./adam.ts";
 import { saveTrainingCheckpoint, type TrainingCheckpoint } from "./checkpoint.ts";
-import { type LossWeights, segmentationLoss } from "./loss.ts";
+import type { EmbeddingCache } from "./embedding_cache.ts";
+import type { LossWeights } from "./loss.ts";
+import { batchGradients } from "./micro_batch.ts";
 import { checkSchedule, learningRateAt, type LearningRateSchedule } from "./schedule.ts";
 import { tilesToBatch } from "./tile_batch.ts";
-import { modelGradients, type TrainableModel } from "./trainable.ts";
+import type { TrainableModel } from "./trainable.ts";
 
 /** One line of the training log. */
 export interface TrainLogRecord {
@@ -42,6 +45,17 @@ export interface TrainOptions {
   maxSteps?: number;
   /** Tiles per step (the thesis: 4). */
   batchSize: number;
+  /**
+   * Tiles per pass of the model when a batch does not fit at once: the step's gradient is then
+   * accumulated over micro-batches, one optimiser update (lib/train/micro_batch.ts; the same step
+   * as one batch, to float rounding). Default: the whole batch.
+   */
+  microBatch?: number;
+  /**
+   * Frozen-encoder outputs kept between epochs (lib/train/embedding_cache.ts); used only when the
+   * model has a frozen front (`frozenSplit`: nothing in the encoder trains).
+   */
+  embeddingCache?: EmbeddingCache;
   /** A constant rate or a schedule; default 1e-4. A cosine schedule without `totalSteps` uses `maxSteps`. */
   learningRate?: number | LearningRateSchedule;
   /** Adam weight decay; default 1e-4 (the thesis). */
@@ -153,6 +167,7 @@ export async function train(
     lastSaved = step;
   };
   const wantsCheckpoints = options.checkpointDir !== undefined || options.onCheckpoint;
+  let failed = false;
 
   try {
     for (; epoch < epochs && step < maxSteps; epoch++, skip = 0, batchInEpoch = 0) {
@@ -162,13 +177,25 @@ export async function train(
           continue;
         }
         const lr = learningRateAt(step, schedule);
-        loss = await trainStep(model, adam, tiles, {
-          step,
-          lr,
-          variables: variableList,
-          nameOf,
-          loss: options.loss,
-        });
+        try {
+          loss = await trainStep(model, adam, tiles, {
+            step,
+            lr,
+            variables: variableList,
+            nameOf,
+            loss: options.loss,
+            microBatch: options.microBatch,
+            embeddingCache: options.embeddingCache,
+          });
+        } catch (error) {
+          const passes = Math.min(options.microBatch ?? tiles.length, tiles.length);
+          throw describeOutOfMemory(
+            error,
+            `training step ${step + 1} on ${tiles.length} tiles of ${tiles[0]!.size} px ` +
+              `(${passes} per pass)`,
+            "a smaller micro-batch, batch or image size needs less",
+          );
+        }
         step++;
         batchInEpoch++;
 
@@ -198,8 +225,21 @@ export async function train(
     }
     if (wantsCheckpoints && lastSaved !== step) await checkpoint();
     return { stopped: false, step, epoch, loss };
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
+    disposeAdam(adam, failed);
+  }
+}
+
+/** Frees Adam's moments; after a failure (a backend out of memory may fail again) quietly. */
+function disposeAdam(adam: Adam, afterFailure: boolean): void {
+  try {
     adam.dispose();
+  } catch (error) {
+    // The first error is the one to see.
+    if (!afterFailure) throw error;
   }
 }
 
@@ -207,26 +247,38 @@ export async function train(
 async function trainStep(
   model: TrainableModel,
   adam: Adam,
-  tiles: Parameters<typeof tilesToBatch>[0],
+  tiles: SampleTile[],
   context: {
     step: number;
     lr: number;
     variables: Variable[];
     nameOf: Map<string, string>;
     loss?: LossWeights;
+    microBatch?: number;
+    embeddingCache?: EmbeddingCache;
   },
 ): Promise<number> {
   const { images, labels } = tilesToBatch(tiles);
   const masks = model.gradientMasks?.(context.step);
+  const split = context.embeddingCache && model.frozenSplit?.();
+  let features: tf.Tensor | undefined;
   try {
     if (!labels) throw new TypeError("Training needs labelled tiles (reader built with labels)");
-    // Past a frozen encoder, or block by block when the encoder trains: see modelGradients.
-    const { value, grads } = modelGradients(
-      model,
-      images,
-      (logits) => segmentationLoss(logits, labels, context.loss),
-      context.variables,
-    );
+    if (split) {
+      features = await context.embeddingCache!.features(
+        tiles,
+        (batch) => split.features(batch),
+        images,
+        context.microBatch,
+      );
+    }
+    // Past a frozen encoder, or block by block when the encoder trains (see modelGradients), in
+    // micro-batches when asked.
+    const { value, grads } = batchGradients(model, images, labels, context.variables, {
+      microBatch: context.microBatch,
+      loss: context.loss,
+      features,
+    });
     const gradients = new Map<string, tf.Tensor>();
     for (const [tfName, gradient] of Object.entries(grads)) {
       gradients.set(context.nameOf.get(tfName)!, gradient);
@@ -248,7 +300,12 @@ async function trainStep(
     }
     return loss;
   } finally {
-    tf.dispose([images, ...(labels ? [labels] : []), ...(masks ? masks.values() : [])]);
+    tf.dispose([
+      images,
+      ...(labels ? [labels] : []),
+      ...(masks ? masks.values() : []),
+      ...(features ? [features] : []),
+    ]);
   }
 }
 
@@ -302,6 +359,7 @@ function jsonOptions(
     epochs: options.epochs ?? null,
     maxSteps: options.maxSteps ?? null,
     batchSize: options.batchSize,
+    microBatch: Math.min(options.microBatch ?? options.batchSize, options.batchSize),
     learningRate: schedule,
     weightDecay: options.weightDecay ?? 1e-4,
     decoupledWeightDecay: options.decoupledWeightDecay ?? false,
