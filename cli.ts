@@ -7,6 +7,7 @@
  * @module
  */
 import { Command, CommanderError } from "commander";
+import { describeOutOfMemory } from "./lib/backend/out_of_memory.ts";
 import { Interrupted, logError, UsageError } from "./cli/io.ts";
 import { registerEmbed } from "./cli/embed.ts";
 import { registerTrain } from "./cli/train.ts";
@@ -76,7 +77,13 @@ export async function main(args: string[]): Promise<number> {
       logError(`mopeft: ${error.message}`);
       return 2;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    // Any command can run out of memory; say which memory, in one line (train adds its step).
+    const described = describeOutOfMemory(
+      error,
+      undefined,
+      "try a smaller --batch-size or image size, or --backend webgpu",
+    );
+    const message = described instanceof Error ? described.message : String(described);
     logError(`mopeft: ${message}`);
     if (Deno.env.get("MOPEFT_DEBUG") && error instanceof Error && error.stack) {
       logError(error.stack);

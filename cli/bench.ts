@@ -29,6 +29,7 @@ interface BenchOptions {
   size?: string;
   imageSize?: string;
   batch: string;
+  microBatch?: string;
   methods: string;
   runs: string;
   warmup: string;
@@ -46,6 +47,7 @@ interface BenchPlan {
   sizeName: string;
   imageSize?: number;
   batch: number;
+  microBatch?: number;
   methods: MethodName[];
   runs: number;
   warmup: number;
@@ -65,6 +67,10 @@ export function registerBench(program: Command): void {
     )
     .option("--image-size <S>", "input side in pixels, a multiple of 16 (default: the size's)")
     .option("--batch <B>", "images per batch", "1")
+    .option(
+      "--micro-batch <N>",
+      "images per pass of a training step (default: chosen from the backend's memory)",
+    )
     .option(
       "--methods <list>",
       "comma-separated methods to time, or none (plain forward only)",
@@ -121,6 +127,7 @@ export function registerBench(program: Command): void {
     try {
       ours = await benchModel(weights, {
         batch: plan.batch,
+        microBatch: plan.microBatch,
         methods: plan.methods,
         runs: plan.runs,
         warmup: plan.warmup,
@@ -214,6 +221,9 @@ function checkOptions(options: BenchOptions): BenchPlan {
     sizeName,
     imageSize,
     batch: integer("--batch", options.batch, 1),
+    microBatch: options.microBatch === undefined
+      ? undefined
+      : integer("--micro-batch", options.microBatch, 1),
     methods: [...new Set(methods)] as MethodName[],
     runs: integer("--runs", options.runs, 1),
     warmup: integer("--warmup", options.warmup, 0),

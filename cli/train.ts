@@ -11,6 +11,7 @@ import { PeftModel } from "../lib/peft/peft_model.ts";
 import { savePeftRun } from "../lib/peft/run_files.ts";
 import { loadBaseCheckpoint } from "../lib/run/base_checkpoint.ts";
 import {
+  CACHE_FOLDER,
   clearRunFolder,
   inspectRunFolder,
   METRICS_FILE,
@@ -19,7 +20,10 @@ import {
   type RunSettings,
   writeRunSettings,
 } from "../lib/run/run_folder.ts";
+import { OutOfMemoryError } from "../lib/backend/out_of_memory.ts";
 import { loadTrainingCheckpoint } from "../lib/train/checkpoint.ts";
+import { EmbeddingCache } from "../lib/train/embedding_cache.ts";
+import { planMicroBatch } from "../lib/train/memory_budget.ts";
 import { train, type TrainLogRecord } from "../lib/train/trainer.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { addDataOptions, type DataOptions, loadDataSplit } from "./data_options.ts";
@@ -40,6 +44,10 @@ interface TrainCliOptions extends DataOptions, PeftOptions {
   epochs?: number;
   steps?: number;
   batchSize: number;
+  microBatch?: number;
+  cache: boolean;
+  cacheMemory: number;
+  keepCache: boolean;
   lr: number;
   lrSchedule: "constant" | "cosine";
   warmupSteps: number;
@@ -73,6 +81,20 @@ export function registerTrain(program: Command): void {
     )
     .option("--steps <n>", "stop after this many steps in total (a cap)", nonNegativeInteger)
     .option("--batch-size <n>", "tiles per step", positiveInteger, 4)
+    .option(
+      "--micro-batch <n>",
+      "tiles per pass of the model; a step accumulates its batch's gradient over passes " +
+        "(default: as many as the backend's memory allows)",
+      positiveInteger,
+    )
+    .option("--no-cache", "decoder-only training: encode every tile every epoch")
+    .option(
+      "--cache-memory <MiB>",
+      "decoder-only training: MiB of image embeddings kept in memory; the rest goes to --out/cache",
+      nonNegativeNumber,
+      1024,
+    )
+    .option("--keep-cache", "keep --out/cache when the run ends", false)
     .option("--lr <rate>", "Adam learning rate", positiveNumber, 1e-4)
     .addOption(
       new Option("--lr-schedule <kind>", "learning-rate schedule over --steps (or the epochs)")
@@ -162,6 +184,14 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   const imageSize = base.weights.architecture.encoder.imageSize;
   const model = PeftModel.create(base.weights, peftConfig, { numClasses: classNames.length, seed });
   const resumeFrom = resumed ? await loadTrainingCheckpoint(options.out) ?? undefined : undefined;
+  // A memory setting, not part of what the run computes (a step equals one batch either way),
+  // so a resumed run chooses it afresh.
+  const plan = planMicroBatch(
+    base.weights.architecture.encoder,
+    batchSize,
+    model.frozenSplit() === undefined,
+  );
+  const microBatch = Math.min(options.microBatch ?? plan.microBatch, batchSize);
 
   if (options.force && !options.resume) await clearRunFolder(options.out);
   await Deno.mkdir(options.out, { recursive: true });
@@ -177,6 +207,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     weightDecay,
     epochs: epochs ?? null,
     maxSteps: steps ?? null,
+    microBatch,
     dataset: trainSplit.dataset.id,
     split: trainSplit.dataset.split,
     classNames,
@@ -206,6 +237,27 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       (resumeFrom ? `, resuming at step ${resumeFrom.step}` : ""),
   );
 
+  if (microBatch < batchSize) {
+    log(
+      `mopeft: ${batchSize} tiles per step in passes of ${microBatch}` +
+        (options.microBatch !== undefined
+          ? " (--micro-batch)"
+          : plan.limit
+          ? ` (estimated ${gib(plan.estimate.perTileBytes)} per tile, ` +
+            `${gib(plan.estimate.fixedBytes)} fixed, under ${plan.limit.what})`
+          : ""),
+    );
+  }
+  // Decoder-only: the frozen encoder's outputs are computed once and reused (see
+  // lib/train/embedding_cache.ts); the reader's tiles are deterministic (no augmentation).
+  const embeddingCache = options.cache && model.frozenSplit()
+    ? new EmbeddingCache({
+      scope: JSON.stringify([base.fingerprint.sha256, imageSize, peftConfig, seed]),
+      memoryBytes: options.cacheMemory * 2 ** 20,
+      dir: `${options.out}/${CACHE_FOLDER}`,
+    })
+    : undefined;
+
   const abort = new AbortController();
   const onInterrupt = () => abort.abort();
   Deno.addSignalListener("SIGINT", onInterrupt);
@@ -215,6 +267,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       epochs,
       maxSteps: steps,
       batchSize,
+      microBatch,
+      embeddingCache,
       learningRate: { base: learningRate, warmupSteps, decay: lrSchedule, totalSteps },
       weightDecay,
       seed,
@@ -243,9 +297,21 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
         }
       },
     });
+  } catch (error) {
+    if (!(error instanceof OutOfMemoryError)) throw error;
+    const smaller = Math.max(1, Math.floor(microBatch / 2));
+    throw new OutOfMemoryError(
+      `${error.message} (try ${
+        microBatch > 1 ? `--micro-batch ${smaller}` : "a smaller --batch-size"
+      }, or --backend webgpu); the last checkpoint in "${options.out}" is intact`,
+      { cause: error },
+    );
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
+  const cacheStats = embeddingCache?.stats;
+  // Kept when the run stopped early: a resumed run reuses it.
+  if (embeddingCache && !result.stopped && !options.keepCache) await embeddingCache.remove();
   await writeFileAtomic(
     `${options.out}/${METRICS_FILE}`,
     metricsLines.join("\n") + (metricsLines.length ? "\n" : ""),
@@ -262,6 +328,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     loss: result.loss,
     stopped: result.stopped,
     backend: choice.backend,
+    microBatch,
+    ...(cacheStats ? { embeddingCache: cacheStats } : {}),
   };
   printJson(summary);
   if (result.stopped) {
@@ -269,4 +337,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       `interrupted at step ${result.step}; checkpoint saved, continue with --resume`,
     );
   }
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 }

@@ -24,6 +24,9 @@
  *
  * @module
  */
+import { type BackendMemoryLimit, backendMemoryLimit } from "../backend/backend_memory.ts";
+import { tf } from "../backend/tf.ts";
+import type { EncoderArchitecture } from "../encoder/architecture.ts";
 
 /** What {@link estimateStepMemory} needs to know about the model and the step. */
 export interface StepMemoryInput {
@@ -97,4 +100,41 @@ export function chooseMicroBatch(
 ): number {
   const room = (limitBytes * CEILING_SHARE - estimate.fixedBytes) / estimate.perTileBytes;
   return Math.max(1, Math.min(batchSize, Math.floor(room)));
+}
+
+/** What {@link planMicroBatch} chose and from what. */
+export interface MicroBatchPlan {
+  /** Tiles per pass (the whole batch when it fits, or when the ceiling is unknown). */
+  microBatch: number;
+  estimate: StepMemoryEstimate;
+  /** The ceiling it was chosen under; null where the backend has none known (webgpu, cpu). */
+  limit: BackendMemoryLimit | null;
+}
+
+/**
+ * The micro-batch for a `batchSize` step of a model with `encoder` on the active backend: from
+ * its memory ceiling ({@link backendMemoryLimit}) and {@link estimateStepMemory}, with the bytes
+ * of the tensors alive now as the model's. Call it once the model is built.
+ *
+ * @example
+ * ```ts ignore
+ * const { microBatch } = planMicroBatch(weights.architecture.encoder, 4, model.frozenSplit() === undefined);
+ * ```
+ */
+export function planMicroBatch(
+  encoder: Pick<EncoderArchitecture, "imageSize" | "patchSize" | "embedDim" | "depth">,
+  batchSize: number,
+  encoderTrains: boolean,
+): MicroBatchPlan {
+  const estimate = estimateStepMemory({
+    imageSize: encoder.imageSize,
+    patchSize: encoder.patchSize,
+    embedDim: encoder.embedDim,
+    depth: encoder.depth,
+    encoderTrains,
+    modelBytes: tf.memory().numBytes,
+  });
+  const limit = backendMemoryLimit();
+  const microBatch = limit ? chooseMicroBatch(batchSize, estimate, limit.bytes) : batchSize;
+  return { microBatch, estimate, limit };
 }
