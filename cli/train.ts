@@ -310,8 +310,9 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
   const cacheStats = embeddingCache?.stats;
-  // Kept when the run stopped early: a resumed run reuses it.
-  if (embeddingCache && !result.stopped && !options.keepCache) await embeddingCache.remove();
+  // Kept, with what was in memory, when the run stopped early: a resumed run reuses it.
+  if (embeddingCache && result.stopped) await embeddingCache.persist();
+  else if (embeddingCache && !options.keepCache) await embeddingCache.remove();
   await writeFileAtomic(
     `${options.out}/${METRICS_FILE}`,
     metricsLines.join("\n") + (metricsLines.length ? "\n" : ""),

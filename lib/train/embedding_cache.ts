@@ -112,6 +112,17 @@ export class EmbeddingCache {
     return tf.tensor(batch, [tiles.length, ...shape], "float32");
   }
 
+  /**
+   * Writes the entries held in memory to `dir` too (for a run that stops and will be resumed:
+   * a new cache on the same `dir` then finds every tile computed so far).
+   */
+  async persist(): Promise<void> {
+    if (this.options.dir === undefined) return;
+    for (const [key, entry] of this.#memory) {
+      if (!this.#onDisk.has(key)) await this.#write(key, entry);
+    }
+  }
+
   /** Removes the entries on disk (and `dir` itself) and forgets those in memory. */
   async remove(): Promise<void> {
     this.#memory.clear();
@@ -159,8 +170,11 @@ export class EmbeddingCache {
       this.#memoryBytes += bytes;
       return;
     }
-    if (this.options.dir === undefined) return;
-    await Deno.mkdir(this.options.dir, { recursive: true });
+    if (this.options.dir !== undefined) await this.#write(key, entry);
+  }
+
+  async #write(key: string, entry: Entry): Promise<void> {
+    await Deno.mkdir(this.options.dir!, { recursive: true });
     await writeSafetensors(this.#path(key), [{ name: TENSOR_NAME, ...entry }]);
     this.#onDisk.add(key);
   }

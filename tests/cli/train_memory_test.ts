@@ -56,5 +56,5 @@ Deno.test("--keep-cache leaves the embeddings past --cache-memory in cache/, one
   const files = [];
   for await (const item of Deno.readDir(`${work}/kept/cache`)) files.push(item.name);
   assertEquals(files.length, 22);
-  ok(files.every((name) => /^[0-9a-f]{64}\.safetensors$/.test(name)), files[0]);
+  ok(files.every((name) => /^[0-9a-f]{64}\.safetensors$/.test(name)), String(files[0]));
 });

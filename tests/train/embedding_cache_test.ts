@@ -61,7 +61,13 @@ Deno.test("the cache gives the encoder's outputs bit for bit, from memory and fr
       assertEquals(cache.stats.diskEntries, memoryBytes === 0 ? 5 : 0);
       tf.dispose([computed, cached]);
     }
-    // A new cache on the same folder (a resumed run) finds every tile on disk...
+    // What a stopped run held in memory goes to disk too...
+    const inMemory = new EmbeddingCache({ scope: "tiny", dir: `${dir}/stopped` });
+    tf.dispose(await inMemory.features(tiles, encode, images));
+    assertEquals(inMemory.stats.diskEntries, 0);
+    await inMemory.persist();
+    assertEquals(inMemory.stats.diskEntries, 5);
+    // ...and a new cache on the same folder (a resumed run) finds every tile on disk...
     const resumed = new EmbeddingCache({ scope: "tiny", memoryBytes: 0, dir: `${dir}/cache` });
     const again = await resumed.features(tiles, () => {
       throw new Error("nothing should be computed");
