@@ -299,13 +299,15 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     });
   } catch (error) {
     if (!(error instanceof OutOfMemoryError)) throw error;
-    const smaller = Math.max(1, Math.floor(microBatch / 2));
-    throw new OutOfMemoryError(
-      `${error.message} (try ${
-        microBatch > 1 ? `--micro-batch ${smaller}` : "a smaller --batch-size"
-      }, or --backend webgpu); the last checkpoint in "${options.out}" is intact`,
-      { cause: error },
-    );
+    const advice = microBatch > 1
+      ? `try --micro-batch ${Math.max(1, Math.floor(microBatch / 2))}`
+      : "try a smaller --batch-size";
+    const saved = (await inspectRunFolder(options.out)).hasCheckpoint
+      ? `its last checkpoint in "${options.out}" is intact (--resume)`
+      : `"${options.out}" holds no checkpoint yet`;
+    throw new OutOfMemoryError(error.summary, `${advice} or --backend webgpu; ${saved}`, {
+      cause: error,
+    });
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }

@@ -38,8 +38,10 @@ export function backendBytes(): number | null {
 /** A backend's memory ceiling: how many bytes, and a name for messages. */
 export interface BackendMemoryLimit {
   bytes: number;
-  /** e.g. "the wasm heap (4 GiB, the 32-bit limit)". */
+  /** e.g. "the wasm heap". */
   what: string;
+  /** Why the ceiling is there, e.g. "4 GiB, the most 32-bit addresses reach". */
+  why: string;
 }
 
 /**
@@ -49,10 +51,14 @@ export interface BackendMemoryLimit {
  *
  * @example
  * ```ts ignore
- * backendMemoryLimit(); // { bytes: 4294967296, what: "the wasm heap (4 GiB, the 32-bit limit)" }
+ * backendMemoryLimit()?.bytes; // 4294967296 on wasm
  * ```
  */
 export function backendMemoryLimit(): BackendMemoryLimit | null {
   if (tf.getBackend() !== "wasm") return null;
-  return { bytes: WASM_HEAP_LIMIT_BYTES, what: "the wasm heap (4 GiB, the 32-bit limit)" };
+  return {
+    bytes: WASM_HEAP_LIMIT_BYTES,
+    what: "the wasm heap",
+    why: "4 GiB, the most 32-bit addresses reach",
+  };
 }

@@ -12,6 +12,13 @@ import { tf } from "./tf.ts";
 /** The backend (or JavaScript) ran out of memory; the message says which, how full, doing what. */
 export class OutOfMemoryError extends Error {
   override name = "OutOfMemoryError";
+  /** The message without its advice (which memory, how full, doing what), to advise anew. */
+  readonly summary: string;
+
+  constructor(summary: string, hint: string, options?: ErrorOptions) {
+    super(`${summary}; ${hint}`, options);
+    this.summary = summary;
+  }
 }
 
 const JAVASCRIPT_ALLOCATION =
@@ -46,7 +53,8 @@ export function isOutOfMemory(error: unknown): boolean {
  * @example
  * ```ts ignore
  * throw describeOutOfMemory(error, "encoding 4 images of 1024 px", "try a smaller batch");
- * // out of memory in the wasm heap (4 GiB, the 32-bit limit; 4.0 GiB in use) while encoding …
+ * // out of memory: the wasm heap is full (4.0 GiB in use; 4 GiB, the most 32-bit addresses
+ * // reach) while encoding 4 images of 1024 px; try a smaller batch
  * ```
  */
 export function describeOutOfMemory(error: unknown, doing?: string, hint?: string): unknown {
@@ -54,13 +62,13 @@ export function describeOutOfMemory(error: unknown, doing?: string, hint?: strin
   const limit = backendMemoryLimit();
   const held = backendBytes();
   const memory = limit
-    ? `${limit.what}${held !== null ? `; ${gib(held)} in use` : ""}`
+    ? `${limit.what} is full (${held !== null ? `${gib(held)} in use; ` : ""}${limit.why})`
     : tf.getBackend() === "webgpu"
-    ? `GPU memory${held !== null ? ` (${gib(held)} allocated by tfjs)` : ""}`
-    : "JavaScript memory";
+    ? `GPU memory is full${held !== null ? ` (${gib(held)} allocated by tfjs)` : ""}`
+    : "JavaScript memory is full";
   return new OutOfMemoryError(
-    `out of memory in ${memory}` + (doing ? ` while ${doing}` : "") +
-      `; ${hint ?? "try a smaller batch or image size"}`,
+    `out of memory: ${memory}` + (doing ? ` while ${doing}` : ""),
+    hint ?? "try a smaller batch or image size",
     { cause: error },
   );
 }

@@ -193,7 +193,7 @@ export async function train(
             error,
             `training step ${step + 1} on ${tiles.length} tiles of ${tiles[0]!.size} px ` +
               `(${passes} per pass)`,
-            "a smaller micro-batch, batch or image size needs less",
+            "fewer tiles per pass, a smaller batch or a smaller image size need less",
           );
         }
         step++;

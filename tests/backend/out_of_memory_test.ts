@@ -1,5 +1,9 @@
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
-import { describeOutOfMemory, isOutOfMemory } from "../../lib/backend/out_of_memory.ts";
+import {
+  describeOutOfMemory,
+  isOutOfMemory,
+  OutOfMemoryError,
+} from "../../lib/backend/out_of_memory.ts";
 import { onBackend } from "../_backends.ts";
 
 Deno.test("an allocation failure becomes one line: which memory, doing what, what to try", async () => {
@@ -10,9 +14,14 @@ Deno.test("an allocation failure becomes one line: which memory, doing what, wha
   assert(described instanceof Error);
   assertEquals(
     described.message,
-    "out of memory in JavaScript memory while training step 3 on 4 tiles; try fewer",
+    "out of memory: JavaScript memory is full while training step 3 on 4 tiles; try fewer",
   );
   assertEquals(described.cause, failure);
+  assert(described instanceof OutOfMemoryError);
+  assertEquals(
+    described.summary,
+    "out of memory: JavaScript memory is full while training step 3 on 4 tiles",
+  );
   assertEquals(described.message.includes("\n"), false);
   // Described once: a second description keeps the first (innermost) account.
   assertEquals(describeOutOfMemory(described, "another thing"), described);
