@@ -244,7 +244,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
           ? " (--micro-batch)"
           : plan.limit
           ? ` (estimated ${gib(plan.estimate.perTileBytes)} per tile, ` +
-            `${gib(plan.estimate.fixedBytes)} fixed, under ${plan.limit.what})`
+            `${gib(plan.estimate.fixedBytes)} fixed, under ${plan.limit.what}'s ` +
+            `${gib(plan.limit.bytes)})`
           : ""),
     );
   }
