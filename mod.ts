@@ -39,11 +39,7 @@ export {
 
 // Training memory: steps in micro-batches, and the embedding cache of decoder-only training.
 export { batchGradients } from "./lib/train/micro_batch.ts";
-export {
-  chooseMicroBatch,
-  estimateStepMemory,
-  planMicroBatch,
-} from "./lib/train/memory_budget.ts";
+export { chooseMicroBatch, estimateStepMemory, planMicroBatch } from "./lib/train/memory_budget.ts";
 export { EmbeddingCache } from "./lib/train/embedding_cache.ts";
 
 // Checkpoints: safetensors, .pth, conversion.
