@@ -7,7 +7,8 @@
  * @module
  */
 import { Command, CommanderError } from "commander";
-import { Interrupted, logError, UsageError } from "./cli/io.ts";
+import { describeOutOfMemory } from "./lib/backend/out_of_memory.ts";
+import { Interrupted, logError, silenceWasmAbortLine, UsageError } from "./cli/io.ts";
 import { registerEmbed } from "./cli/embed.ts";
 import { registerTrain } from "./cli/train.ts";
 import { registerEval } from "./cli/eval.ts";
@@ -80,7 +81,13 @@ export async function main(args: string[]): Promise<number> {
       logError(`mopeft: ${error.message}`);
       return 2;
     }
-    const message = error instanceof Error ? error.message : String(error);
+    // Any command can run out of memory; say which memory, in one line (train adds its step).
+    const described = describeOutOfMemory(
+      error,
+      undefined,
+      "try a smaller --batch-size or image size, or --backend webgpu",
+    );
+    const message = described instanceof Error ? described.message : String(described);
     logError(`mopeft: ${message}`);
     if (Deno.env.get("MOPEFT_DEBUG") && error instanceof Error && error.stack) {
       logError(error.stack);
@@ -90,5 +97,6 @@ export async function main(args: string[]): Promise<number> {
 }
 
 if (import.meta.main) {
+  silenceWasmAbortLine();
   Deno.exit(await main(Deno.args));
 }

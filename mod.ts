@@ -26,6 +26,21 @@ export {
   isBackendName,
   useBackend,
 } from "./lib/backend/backend.ts";
+export {
+  backendBytes,
+  backendMemoryLimit,
+  WASM_HEAP_LIMIT_BYTES,
+} from "./lib/backend/backend_memory.ts";
+export {
+  describeOutOfMemory,
+  isOutOfMemory,
+  OutOfMemoryError,
+} from "./lib/backend/out_of_memory.ts";
+
+// Training memory: steps in micro-batches, and the embedding cache of decoder-only training.
+export { batchGradients } from "./lib/train/micro_batch.ts";
+export { chooseMicroBatch, estimateStepMemory, planMicroBatch } from "./lib/train/memory_budget.ts";
+export { EmbeddingCache } from "./lib/train/embedding_cache.ts";
 
 // Checkpoints: safetensors, .pth, conversion.
 export * from "./lib/io/mod.ts";

@@ -32,6 +32,7 @@ interface BenchOptions {
   size?: string;
   imageSize?: string;
   batch: string;
+  microBatch?: string;
   methods: string;
   runs: string;
   warmup: string;
@@ -52,6 +53,7 @@ interface BenchPlan {
   sizeName: string;
   imageSize?: number;
   batch: number;
+  microBatch?: number;
   methods: MethodName[];
   runs: number;
   warmup: number;
@@ -72,6 +74,10 @@ export function registerBench(program: Command): void {
     )
     .option("--image-size <S>", "input side in pixels, a multiple of 16 (default: the size's)")
     .option("--batch <B>", "images per batch", "1")
+    .option(
+      "--micro-batch <N>",
+      "images per pass of a training step (default: chosen from the backend's memory)",
+    )
     .option(
       "--methods <list>",
       "comma-separated methods to time, or none (plain forward only)",
@@ -141,6 +147,7 @@ export function registerBench(program: Command): void {
     try {
       ours = await benchModel(weights, {
         batch: plan.batch,
+        microBatch: plan.microBatch,
         methods: plan.methods,
         runs: plan.runs,
         warmup: plan.warmup,
@@ -237,6 +244,9 @@ function checkOptions(options: BenchOptions): BenchPlan {
     sizeName,
     imageSize,
     batch: integer("--batch", options.batch, 1),
+    microBatch: options.microBatch === undefined
+      ? undefined
+      : integer("--micro-batch", options.microBatch, 1),
     methods: [...new Set(methods)] as MethodName[],
     runs: integer("--runs", options.runs, 1),
     warmup: integer("--warmup", options.warmup, 0),

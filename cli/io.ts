@@ -38,3 +38,18 @@ export function logError(message: string): void {
 export class Interrupted extends Error {
   override name = "Interrupted";
 }
+
+/**
+ * Drops the `Aborted()` line that tfjs's wasm module prints (through `console.warn`) before it
+ * throws: the error itself reaches `main()`, which reports it in one line. Must run before the
+ * wasm backend starts (the module binds `console.warn` then).
+ */
+export function silenceWasmAbortLine(): void {
+  const warn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    if (args.length === 1 && typeof args[0] === "string" && /^Aborted\(.*\)$/.test(args[0])) {
+      return;
+    }
+    warn(...args);
+  };
+}

@@ -16,6 +16,7 @@ import { PeftModel } from "../lib/peft/peft_model.ts";
 import { savePeftRun } from "../lib/peft/run_files.ts";
 import { loadBaseCheckpoint } from "../lib/run/base_checkpoint.ts";
 import {
+  CACHE_FOLDER,
   clearRunFolder,
   inspectRunFolder,
   METRICS_FILE,
@@ -24,8 +25,11 @@ import {
   type RunSettings,
   writeRunSettings,
 } from "../lib/run/run_folder.ts";
+import { OutOfMemoryError } from "../lib/backend/out_of_memory.ts";
 import { loadTrainingCheckpoint } from "../lib/train/checkpoint.ts";
 import { detectionBatch } from "../lib/train/detection_batch.ts";
+import { EmbeddingCache } from "../lib/train/embedding_cache.ts";
+import { planMicroBatch } from "../lib/train/memory_budget.ts";
 import { train, type TrainLogRecord, type TrainOptions } from "../lib/train/trainer.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { addDataOptions, checkDataSplit, type DataOptions, loadDataSplit } from "./data_options.ts";
@@ -55,6 +59,10 @@ interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
   epochs?: number;
   steps?: number;
   batchSize: number;
+  microBatch?: number;
+  cache: boolean;
+  cacheMemory: number;
+  keepCache: boolean;
   lr: number;
   lrSchedule: "constant" | "cosine";
   warmupSteps: number;
@@ -88,6 +96,20 @@ export function registerTrain(program: Command): void {
     )
     .option("--steps <n>", "stop after this many steps in total (a cap)", nonNegativeInteger)
     .option("--batch-size <n>", "tiles per step", positiveInteger, 4)
+    .option(
+      "--micro-batch <n>",
+      "tiles per pass of the model; a step accumulates its batch's gradient over passes " +
+        "(default: as many as the backend's memory allows)",
+      positiveInteger,
+    )
+    .option("--no-cache", "decoder-only training: encode every tile every epoch")
+    .option(
+      "--cache-memory <MiB>",
+      "decoder-only training: MiB of image embeddings kept in memory; the rest goes to --out/cache",
+      nonNegativeNumber,
+      1024,
+    )
+    .option("--keep-cache", "keep --out/cache when the run ends", false)
     .option("--lr <rate>", "Adam learning rate", positiveNumber, 1e-4)
     .addOption(
       new Option("--lr-schedule <kind>", "learning-rate schedule over --steps (or the epochs)")
@@ -231,6 +253,21 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     head,
   });
   const resumeFrom = resumed ? await loadTrainingCheckpoint(options.out) ?? undefined : undefined;
+  // A memory setting, not part of what the run computes (a step equals one batch either way),
+  // so a resumed run chooses it afresh.
+  const plan = planMicroBatch(
+    base.weights.architecture.encoder,
+    batchSize,
+    model.frozenSplit() === undefined,
+  );
+  if (task === "detection" && options.microBatch !== undefined && options.microBatch < batchSize) {
+    throw new UsageError(
+      "--micro-batch is for semantic runs (the detection loss is not a sum over samples)",
+    );
+  }
+  const microBatch = task === "detection"
+    ? batchSize
+    : Math.min(options.microBatch ?? plan.microBatch, batchSize);
 
   if (options.force && !options.resume) await clearRunFolder(options.out);
   await Deno.mkdir(options.out, { recursive: true });
@@ -246,6 +283,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     weightDecay,
     epochs: epochs ?? null,
     maxSteps: steps ?? null,
+    microBatch,
     dataset: detectionSplit?.source ?? trainSplit!.dataset.id,
     split: detectionSplit?.split ?? trainSplit!.dataset.split,
     classNames,
@@ -274,6 +312,28 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       (resumeFrom ? `, resuming at step ${resumeFrom.step}` : ""),
   );
 
+  if (microBatch < batchSize) {
+    log(
+      `mopeft: ${batchSize} tiles per step in passes of ${microBatch}` +
+        (options.microBatch !== undefined
+          ? " (--micro-batch)"
+          : plan.limit
+          ? ` (estimated ${gib(plan.estimate.perTileBytes)} per tile, ` +
+            `${gib(plan.estimate.fixedBytes)} fixed, under ${plan.limit.what}'s ` +
+            `${gib(plan.limit.bytes)})`
+          : ""),
+    );
+  }
+  // Decoder-only: the frozen encoder's outputs are computed once and reused (see
+  // lib/train/embedding_cache.ts); the reader's tiles are deterministic (no augmentation).
+  const embeddingCache = options.cache && task === "semantic" && model.frozenSplit()
+    ? new EmbeddingCache({
+      scope: JSON.stringify([base.fingerprint.sha256, imageSize, peftConfig, seed]),
+      memoryBytes: options.cacheMemory * 2 ** 20,
+      dir: `${options.out}/${CACHE_FOLDER}`,
+    })
+    : undefined;
+
   const abort = new AbortController();
   const onInterrupt = () => abort.abort();
   Deno.addSignalListener("SIGINT", onInterrupt);
@@ -283,6 +343,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       epochs,
       maxSteps: steps,
       batchSize,
+      microBatch,
+      embeddingCache,
       learningRate: { base: learningRate, warmupSteps, decay: lrSchedule, totalSteps },
       weightDecay,
       seed,
@@ -328,9 +390,24 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
         prepareBatch: (tiles) => detectionBatch(tiles),
       })
       : await train(model, new SegmentationReader(trainSplit!, readerOptions), trainOptions);
+  } catch (error) {
+    if (!(error instanceof OutOfMemoryError)) throw error;
+    const advice = microBatch > 1 && task === "semantic"
+      ? `try --micro-batch ${Math.max(1, Math.floor(microBatch / 2))}`
+      : "try a smaller --batch-size";
+    const saved = (await inspectRunFolder(options.out)).hasCheckpoint
+      ? `its last checkpoint in "${options.out}" is intact (--resume)`
+      : `"${options.out}" holds no checkpoint yet`;
+    throw new OutOfMemoryError(error.summary, `${advice} or --backend webgpu; ${saved}`, {
+      cause: error,
+    });
   } finally {
     Deno.removeSignalListener("SIGINT", onInterrupt);
   }
+  const cacheStats = embeddingCache?.stats;
+  // Kept, with what was in memory, when the run stopped early: a resumed run reuses it.
+  if (embeddingCache && result.stopped) await embeddingCache.persist();
+  else if (embeddingCache && !options.keepCache) await embeddingCache.remove();
   await writeFileAtomic(
     `${options.out}/${METRICS_FILE}`,
     metricsLines.join("\n") + (metricsLines.length ? "\n" : ""),
@@ -348,6 +425,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     loss: result.loss,
     stopped: result.stopped,
     backend: choice.backend,
+    microBatch,
+    ...(cacheStats ? { embeddingCache: cacheStats } : {}),
   };
   printJson(summary);
   if (result.stopped) {
@@ -355,4 +434,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       `interrupted at step ${result.step}; checkpoint saved, continue with --resume`,
     );
   }
+}
+
+function gib(bytes: number): string {
+  return `${(bytes / 2 ** 30).toFixed(2)} GiB`;
 }

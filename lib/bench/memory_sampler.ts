@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { backendBytes } from "../backend/backend_memory.ts";
 import { tf } from "../backend/tf.ts";
 
 /** What a {@link MemorySampler} saw between `start()` and `stop()`. */
@@ -29,19 +30,7 @@ export interface MemoryPeak {
   backendMiB: number | null;
 }
 
-/** The bytes the active backend holds (see {@link MemoryPeak.backendMiB}), or null. */
-export function backendBytes(): number | null {
-  const backend = tf.getBackend();
-  if (backend === "wasm") {
-    const heap = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm?.HEAPU8;
-    return heap ? heap.length : null;
-  }
-  if (backend === "webgpu") {
-    const memory = tf.memory() as { numBytesInGPUAllocated?: number; numBytesInGPU?: number };
-    return memory.numBytesInGPUAllocated ?? memory.numBytesInGPU ?? null;
-  }
-  return null;
-}
+export { backendBytes };
 
 const MIB = 2 ** 20;
 

@@ -14,6 +14,7 @@ import { Adam } from "../train/adam.ts";
 import { type MemoryPeak, MemorySampler } from "./memory_sampler.ts";
 import { summariseTimings, type TimingSummary } from "./timing_summary.ts";
 import { trainStep } from "./train_step.ts";
+import { planMicroBatch } from "../train/memory_budget.ts";
 
 /** Options of {@link benchModel}. */
 export interface ModelBenchOptions {
@@ -34,6 +35,11 @@ export interface ModelBenchOptions {
    * MoSA's step without the consistency term's second pass.
    */
   mosaConsistency?: number;
+  /**
+   * Tiles per pass of a training step (lib/train/micro_batch.ts); default: what the trainer would
+   * choose for the backend's memory (lib/train/memory_budget.ts).
+   */
+  microBatch?: number;
   /** Called with one line per finished run (the library never prints). */
   onProgress?: (message: string) => void;
 }
@@ -52,7 +58,7 @@ export interface MethodBench {
    */
   forward: (Measurement & { overPlain: number }) | null;
   /** Forward, loss, backward and Adam update; null when it failed (see `error`). */
-  trainStep: (Measurement & { loss: number }) | null;
+  trainStep: (Measurement & { loss: number; microBatch: number }) | null;
   /** Why the training step failed (for example out of memory), when it did. */
   error?: string;
 }
@@ -156,11 +162,15 @@ export async function benchModel(
           forward: methodForward,
           trainStep: null,
         };
+        const microBatch = options.microBatch ??
+          planMicroBatch(weights.architecture.encoder, batch, model.frozenSplit() === undefined)
+            .microBatch;
         try {
           result.trainStep = await timeTraining(model, images, labels, {
             runs,
             warmup,
             sampler,
+            microBatch,
             progress: (i, ms) =>
               progress(`train step ${method} ${runDescription(i, warmup, runs)}: ${formatMs(ms)}`),
           });
@@ -200,9 +210,10 @@ async function timeTraining(
     runs: number;
     warmup: number;
     sampler: MemorySampler;
+    microBatch: number;
     progress: (index: number, ms: number) => void;
   },
-): Promise<Measurement & { loss: number }> {
+): Promise<Measurement & { loss: number; microBatch: number }> {
   const { runs, warmup, sampler } = context;
   // In a tidy scope: Adam's constructor leaves the zero tensors it makes its moments from.
   let adam!: Adam;
@@ -215,12 +226,25 @@ async function timeTraining(
     let loss = NaN;
     for (let step = 0; step < warmup + runs; step++) {
       const begin = performance.now();
-      loss = await trainStep(model, adam, images, labels, step, () => sampler.sample());
+      loss = await trainStep(
+        model,
+        adam,
+        images,
+        labels,
+        step,
+        () => sampler.sample(),
+        context.microBatch,
+      );
       const elapsed = performance.now() - begin;
       if (step >= warmup) samples.push(elapsed);
       context.progress(step, elapsed);
     }
-    return { ...summariseTimings(samples), ...sampler.stop(), loss: Math.round(loss * 1e4) / 1e4 };
+    return {
+      ...summariseTimings(samples),
+      ...sampler.stop(),
+      loss: Math.round(loss * 1e4) / 1e4,
+      microBatch: Math.min(context.microBatch, images.shape[0]),
+    };
   } finally {
     adam.dispose();
   }

@@ -6,8 +6,7 @@
 import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
 import type { PeftModel } from "../peft/peft_model.ts";
 import type { Adam } from "../train/adam.ts";
-import { segmentationLoss } from "../train/loss.ts";
-import { stepGradients } from "../train/step_gradients.ts";
+import { batchGradients } from "../train/micro_batch.ts";
 import { maskGradients, maskTensors } from "../train/update_masks.ts";
 
 /**
@@ -18,6 +17,7 @@ import { maskGradients, maskTensors } from "../train/update_masks.ts";
  * @param onPeak called at the step's memory peaks (with a tape full: the whole forward pass's,
  * or each stage's when the gradients are taken stage by stage; with the gradients alive), for
  * sampling.
+ * @param microBatch tiles per pass of the model (lib/train/micro_batch.ts); default the batch.
  *
  * @example
  * ```ts ignore
@@ -32,6 +32,7 @@ export async function trainStep(
   labels: Tensor3D,
   step: number,
   onPeak?: () => void,
+  microBatch?: number,
 ): Promise<number> {
   const variables = model.trainableVariables();
   // tf.variableGrads keys gradients by the variables' own (unique) tfjs names.
@@ -40,15 +41,12 @@ export async function trainStep(
   const gradients = new Map<string, Tensor>();
   try {
     // As the trainer takes it: block by block when the encoder trains, past the frozen encoder
-    // when only the decoder does; onPeak sees each full tape.
-    const { value, grads } = stepGradients(
-      model,
-      images,
-      (logits) => segmentationLoss(logits, labels),
-      [...variables.values()],
+    // when only the decoder does, in micro-batches when asked; onPeak sees each full tape.
+    const { value, grads } = batchGradients(model, images, labels, [...variables.values()], {
       step,
-      { onTapeFull: onPeak },
-    );
+      onTapeFull: onPeak,
+      microBatch,
+    });
     for (const [tfName, gradient] of Object.entries(grads)) {
       gradients.set(nameOf.get(tfName)!, gradient);
     }

@@ -14,6 +14,8 @@ import { PEFT_MANIFEST_FILE, PEFT_WEIGHTS_FILE } from "../peft/run_files.ts";
 export const RUN_SETTINGS_FILE = "run.json";
 export const METRICS_FILE = "metrics.jsonl";
 export const CHECKPOINT_FOLDER = "checkpoint";
+/** Decoder-only training's image embeddings past the memory limit (lib/train/embedding_cache.ts). */
+export const CACHE_FOLDER = "cache";
 
 /** The settings a run was started with; a resume must use the same. */
 export interface RunSettings {
@@ -28,6 +30,11 @@ export interface RunSettings {
   weightDecay: number;
   epochs: number | null;
   maxSteps: number | null;
+  /**
+   * Tiles per pass of the model at the latest start (a memory setting: steps equal one batch
+   * either way, and a resumed run chooses it afresh); absent in runs from before micro-batching.
+   */
+  microBatch?: number;
   dataset: string;
   split: string;
   classNames: string[];
@@ -68,6 +75,7 @@ export async function clearRunFolder(dir: string): Promise<void> {
       METRICS_FILE,
       CHECKPOINT_FOLDER,
       `${CHECKPOINT_FOLDER}.old`,
+      CACHE_FOLDER,
     ]
   ) {
     await Deno.remove(`${dir}/${name}`, { recursive: true }).catch((error) => {

@@ -35,6 +35,8 @@ export const TRAIN_KEYS: Readonly<Record<string, OptionKind>> = {
   "val-every": "positiveInteger",
   "save-every": "positiveInteger",
   "log-every": "positiveInteger",
+  "micro-batch": "positiveInteger",
+  "cache-memory": "positiveInteger",
   "lora-rank": "positiveInteger",
   "lora-alpha": "positiveNumber",
   "prefix-length": "positiveInteger",
@@ -42,6 +44,8 @@ export const TRAIN_KEYS: Readonly<Record<string, OptionKind>> = {
   "adapter-dim": "positiveInteger",
   "adapter-kind": ["plain", "mosa"],
   "mosa-parts": "positiveInteger",
+  "mosa-share": ["down", "up", "none"],
+  "mosa-consistency": "nonNegativeNumber",
   "gate-threshold": "openFraction",
   "backend": BACKEND_NAMES,
 };

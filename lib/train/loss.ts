@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
+import { type Tensor1D, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
 import { upsampleLogits } from "./upsample.ts";
 
 /** Label value that never contributes to the loss. */
@@ -25,6 +25,75 @@ export interface LossWeights {
 
 /** SAMed's Dice smoothing constant, added to numerator and denominator. */
 const DICE_SMOOTH = 1e-5;
+
+/**
+ * The sums over pixels (and over the batch) that the loss is a function of. Each is a sum over
+ * samples, so the sums of a batch are the sums of its parts ({@link addLossSums}); the loss itself
+ * is not (Dice divides sums), which is why micro-batching (lib/train/micro_batch.ts) works on these.
+ */
+export type LossSums = {
+  /** `-Σ t · log softmax(logits)` over non-ignored pixels. */
+  crossEntropySum: tf.Scalar;
+  /** Number of non-ignored pixels. */
+  validCount: tf.Scalar;
+  /** Per class, `Σ p · t` (p: softmax probability, t: one-hot label), `[C]`. */
+  intersection: Tensor1D;
+  /** Per class, `Σ p²` over non-ignored pixels, `[C]`. */
+  predictedSum: Tensor1D;
+  /** Per class, `Σ t`, `[C]`. */
+  targetSum: Tensor1D;
+};
+
+/**
+ * The {@link LossSums} of class logits `[B, C, h, w]` against labels `[B, H, W]` (logits upsampled
+ * to the labels' size first, see {@link segmentationLoss}). The caller disposes them.
+ *
+ * @example
+ * ```ts ignore
+ * const sums = lossSums(logits, labels);
+ * const loss = lossFromSums(sums); // = segmentationLoss(logits, labels)
+ * ```
+ */
+export function lossSums(logits: Tensor4D, labels: Tensor3D): LossSums {
+  return tf.tidy(() => {
+    const [batch, classes] = logits.shape;
+    const [labelBatch, height, width] = labels.shape;
+    if (labelBatch !== batch) {
+      throw new RangeError(`Loss got ${batch} logit maps and ${labelBatch} label maps`);
+    }
+    const full = upsampleLogits(logits, height, width); // [B, C, H, W]
+    const channelLast = full.transpose([0, 2, 3, 1]).reshape([-1, classes]); // [N, C]
+    const flatLabels = labels.reshape([-1]).toInt();
+    const valid = tf.notEqual(flatLabels, IGNORE_LABEL); // [N]
+    const validMask = valid.toFloat().expandDims(1); // [N, 1]
+    const safeLabels = tf.where(valid, flatLabels, tf.zerosLike(flatLabels));
+    const target = tf.oneHot(safeLabels, classes).toFloat().mul(validMask); // [N, C], 0 if ignored
+
+    const logProbabilities = tf.logSoftmax(channelLast);
+    const probabilities = tf.softmax(channelLast).mul(validMask);
+    return {
+      crossEntropySum: tf.neg(tf.sum(target.mul(logProbabilities))) as tf.Scalar,
+      validCount: validMask.sum() as tf.Scalar,
+      intersection: tf.sum(probabilities.mul(target), 0) as Tensor1D,
+      predictedSum: tf.sum(probabilities.square(), 0) as Tensor1D,
+      targetSum: tf.sum(target, 0) as Tensor1D,
+    };
+  });
+}
+
+/** Element-wise sum of the {@link LossSums} of disjoint parts of a batch: those of the whole. */
+export function addLossSums(parts: readonly LossSums[]): LossSums {
+  return tf.tidy(() => {
+    const add = (key: keyof LossSums) => tf.addN(parts.map((part) => part[key]));
+    return {
+      crossEntropySum: add("crossEntropySum") as tf.Scalar,
+      validCount: add("validCount") as tf.Scalar,
+      intersection: add("intersection") as Tensor1D,
+      predictedSum: add("predictedSum") as Tensor1D,
+      targetSum: add("targetSum") as Tensor1D,
+    };
+  });
+}
 
 /**
  * Loss of class logits against integer labels, a scalar:
@@ -48,33 +117,27 @@ export function segmentationLoss(
   labels: Tensor3D,
   weights: LossWeights = {},
 ): tf.Scalar {
+  return tf.tidy(() => lossFromSums(lossSums(logits, labels), weights));
+}
+
+/**
+ * The loss ({@link segmentationLoss}) from a batch's {@link LossSums}; differentiable in them.
+ *
+ * @example
+ * ```ts ignore
+ * const loss = lossFromSums(addLossSums([lossSums(a, labelsA), lossSums(b, labelsB)]));
+ * ```
+ */
+export function lossFromSums(sums: LossSums, weights: LossWeights = {}): tf.Scalar {
   const ceWeight = weights.crossEntropy ?? 0.2;
   const diceWeight = weights.dice ?? 0.8;
   return tf.tidy(() => {
-    const [batch, classes] = logits.shape;
-    const [labelBatch, height, width] = labels.shape;
-    if (labelBatch !== batch) {
-      throw new RangeError(`Loss got ${batch} logit maps and ${labelBatch} label maps`);
-    }
-    const full = upsampleLogits(logits, height, width); // [B, C, H, W]
-    const channelLast = full.transpose([0, 2, 3, 1]).reshape([-1, classes]); // [N, C]
-    const flatLabels = labels.reshape([-1]).toInt();
-    const valid = tf.notEqual(flatLabels, IGNORE_LABEL); // [N]
-    const validMask = valid.toFloat().expandDims(1); // [N, 1]
-    const safeLabels = tf.where(valid, flatLabels, tf.zerosLike(flatLabels));
-    const target = tf.oneHot(safeLabels, classes).toFloat().mul(validMask); // [N, C], 0 if ignored
-    const validCount = tf.maximum(validMask.sum(), 1);
-
-    const logProbabilities = tf.logSoftmax(channelLast);
-    const crossEntropy = tf.neg(tf.sum(target.mul(logProbabilities))).div(validCount);
-
-    const probabilities = tf.softmax(channelLast).mul(validMask);
-    const intersection = tf.sum(probabilities.mul(target), 0); // [C]
-    const predictedSum = tf.sum(probabilities.square(), 0);
-    const targetSum = tf.sum(target, 0);
+    const crossEntropy = sums.crossEntropySum.div(tf.maximum(sums.validCount, 1));
     const dice = tf.sub(
       1,
-      intersection.mul(2).add(DICE_SMOOTH).div(predictedSum.add(targetSum).add(DICE_SMOOTH)),
+      sums.intersection.mul(2).add(DICE_SMOOTH).div(
+        sums.predictedSum.add(sums.targetSum).add(DICE_SMOOTH),
+      ),
     ).mean();
     return crossEntropy.mul(ceWeight).add(dice.mul(diceWeight)) as tf.Scalar;
   });

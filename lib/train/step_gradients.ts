@@ -17,6 +17,15 @@ import { type Tensor, type Tensor4D, tf, type Variable } from "../backend/tf.ts"
 import { classDistributions, klToTarget } from "./consistency_loss.ts";
 import { type ModelGradientOptions, modelGradients, type TrainableModel } from "./trainable.ts";
 
+/** Options of {@link stepGradients}. */
+export interface StepGradientOptions extends ModelGradientOptions {
+  /**
+   * The part of the batch's pixels that `images` holds (a micro-batch: its tiles over the
+   * batch's); the consistency term, a mean over the batch's pixels, is weighted by it. Default 1.
+   */
+  consistencyShare?: number;
+}
+
 /**
  * The loss of training step `step` of `model` on `images` and its gradients, keyed like
  * `tf.variableGrads` (by the variables' tfjs names). Prepares each forward pass on the model
@@ -38,9 +47,9 @@ export function stepGradients<Out = Tensor4D>(
   loss: (output: Out) => tf.Scalar,
   variables: readonly Variable[],
   step: number,
-  options: ModelGradientOptions = {},
+  options: StepGradientOptions = {},
 ): { value: tf.Scalar; grads: Record<string, Tensor> } {
-  const weight = model.consistencyWeight?.() ?? 0;
+  const weight = (model.consistencyWeight?.() ?? 0) * (options.consistencyShare ?? 1);
   const prepare = (pass: number | undefined) =>
     model.prepareTrainingPass?.(pass === undefined ? undefined : { step, pass });
   try {

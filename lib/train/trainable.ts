@@ -83,6 +83,12 @@ export interface TrainableModel<Out = Tensor4D> {
 export interface ModelGradientOptions {
   /** Called at the memory peaks of the gradient computation (each full tape), for sampling. */
   onTapeFull?: () => void;
+  /**
+   * The frozen front's output for `images` when the caller already has it (the embedding cache,
+   * or a micro-batch's first pass): used instead of running `frozenSplit().features`. Needs a
+   * model with a frozen split; the caller keeps ownership.
+   */
+  features?: Tensor;
 }
 
 /**
@@ -107,6 +113,9 @@ export function modelGradients<Out = Tensor4D>(
   options: ModelGradientOptions = {},
 ): { value: tf.Scalar; grads: Record<string, Tensor> } {
   const split = model.frozenSplit?.();
+  if (options.features && !split) {
+    throw new TypeError("Precomputed features need a model with a frozen front (frozenSplit)");
+  }
   const stages = split ? undefined : model.stages?.();
   if (stages) {
     const head = stages.at(-1)!;
@@ -120,7 +129,7 @@ export function modelGradients<Out = Tensor4D>(
   }
   // The frozen front runs before the tape starts: everything tf.variableGrads runs is taped
   // and its saved activations live until the backward pass, even where no gradient can flow.
-  const features = split?.features(images);
+  const features = options.features ?? split?.features(images);
   try {
     const forward = split ? () => split.logits(features!) : () => model.forward(images);
     const { value, grads } = tf.variableGrads(() => {
@@ -133,6 +142,6 @@ export function modelGradients<Out = Tensor4D>(
     for (const [name, gradient] of Object.entries(grads)) if (gradient) present[name] = gradient;
     return { value, grads: present };
   } finally {
-    features?.dispose();
+    if (!options.features) features?.dispose();
   }
 }

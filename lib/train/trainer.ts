@@ -10,11 +10,14 @@
  *
  * @module
  */
-import { type Tensor4D, tf, type Variable } from "../backend/tf.ts";
-import type { Tile } from "../data/tiler.ts";
+import { describeOutOfMemory } from "../backend/out_of_memory.ts";
+import { type Tensor3D, type Tensor4D, tf, type Variable } from "../backend/tf.ts";
+import type { SampleTile } from "../data/reader.ts";
 import { Adam } from "./adam.ts";
 import { saveTrainingCheckpoint, type TrainingCheckpoint } from "./checkpoint.ts";
+import type { EmbeddingCache } from "./embedding_cache.ts";
 import { type LossWeights, segmentationLoss } from "./loss.ts";
+import { batchGradients } from "./micro_batch.ts";
 import { checkSchedule, learningRateAt, type LearningRateSchedule } from "./schedule.ts";
 import { stepGradients } from "./step_gradients.ts";
 import { tilesToBatch } from "./tile_batch.ts";
@@ -56,6 +59,12 @@ export interface PreparedBatch<Out> {
   /** Frees what the batch holds on the backend. */
   dispose(): void;
   /**
+   * Segmentation batches only: their tiles (the embedding cache's keys) and labels, so that the
+   * step can run in micro-batches (the segmentation loss is written as sums over samples,
+   * lib/train/micro_batch.ts) and reuse cached image embeddings.
+   */
+  segmentation?: { tiles: readonly SampleTile[]; labels: Tensor3D; weights?: LossWeights };
+  /**
    * Optional: called before the step with the model's forward pass (untaped), for a loss that
    * must read the predictions first and cannot do it synchronously inside the gradient
    * computation (detection matching on webgpu). It disposes what `forward` returns.
@@ -64,13 +73,24 @@ export interface PreparedBatch<Out> {
 }
 
 /** Options of {@link train}. */
-export interface TrainOptions<Batch = readonly Tile[], Out = Tensor4D> {
+export interface TrainOptions<Batch = readonly SampleTile[], Out = Tensor4D> {
   /** Epochs to run (passes over `reader.batches`); unbounded when only `maxSteps` is given. */
   epochs?: number;
   /** Stop after this many steps in total (counting steps before a resume). */
   maxSteps?: number;
   /** Tiles per step (the thesis: 4). */
   batchSize: number;
+  /**
+   * Tiles per pass of the model when a batch does not fit at once: the step's gradient is then
+   * accumulated over micro-batches, one optimiser update (lib/train/micro_batch.ts; the same step
+   * as one batch, to float rounding). Default: the whole batch.
+   */
+  microBatch?: number;
+  /**
+   * Frozen-encoder outputs kept between epochs (lib/train/embedding_cache.ts); used only when the
+   * model has a frozen front (`frozenSplit`: nothing in the encoder trains).
+   */
+  embeddingCache?: EmbeddingCache;
   /** A constant rate or a schedule; default 1e-4. A cosine schedule without `totalSteps` uses `maxSteps`. */
   learningRate?: number | LearningRateSchedule;
   /** Adam weight decay; default 1e-4 (the thesis). */
@@ -132,7 +152,7 @@ export interface TrainResult {
  * });
  * ```
  */
-export async function train<Batch = readonly Tile[], Out = Tensor4D>(
+export async function train<Batch = readonly SampleTile[], Out = Tensor4D>(
   model: TrainableModel<Out>,
   reader: BatchSource<Batch>,
   options: TrainOptions<Batch, Out>,
@@ -150,7 +170,9 @@ export async function train<Batch = readonly Tile[], Out = Tensor4D>(
   }
   const prepareBatch = options.prepareBatch ??
     ((tiles: Batch) =>
-      segmentationBatch(tiles as readonly Tile[], options.loss) as unknown as PreparedBatch<Out>);
+      segmentationBatch(tiles as readonly SampleTile[], options.loss) as unknown as PreparedBatch<
+        Out
+      >);
   const variables = model.trainableVariables();
   // tf.variableGrads keys gradients by the variables' own (unique) tfjs names.
   const variableList = [...variables.values()];
@@ -192,6 +214,7 @@ export async function train<Batch = readonly Tile[], Out = Tensor4D>(
     lastSaved = step;
   };
   const wantsCheckpoints = options.checkpointDir !== undefined || options.onCheckpoint;
+  let failed = false;
 
   try {
     for (; epoch < epochs && step < maxSteps; epoch++, skip = 0, batchInEpoch = 0) {
@@ -201,12 +224,25 @@ export async function train<Batch = readonly Tile[], Out = Tensor4D>(
           continue;
         }
         const lr = learningRateAt(step, schedule);
-        loss = await trainStep(model, adam, prepareBatch(tiles), {
-          step,
-          lr,
-          variables: variableList,
-          nameOf,
-        });
+        const prepared = prepareBatch(tiles);
+        try {
+          loss = await trainStep(model, adam, prepared, {
+            step,
+            lr,
+            variables: variableList,
+            nameOf,
+            microBatch: options.microBatch,
+            embeddingCache: options.embeddingCache,
+          });
+        } catch (error) {
+          const [count, size] = prepared.images.shape;
+          const passes = Math.min(options.microBatch ?? count, count);
+          throw describeOutOfMemory(
+            error,
+            `training step ${step + 1} on ${count} tiles of ${size} px (${passes} per pass)`,
+            "fewer tiles per pass, a smaller batch or a smaller image size need less",
+          );
+        }
         step++;
         batchInEpoch++;
 
@@ -240,13 +276,29 @@ export async function train<Batch = readonly Tile[], Out = Tensor4D>(
     }
     if (wantsCheckpoints && lastSaved !== step) await checkpoint();
     return { stopped: false, step, epoch, loss };
+  } catch (error) {
+    failed = true;
+    throw error;
   } finally {
+    disposeAdam(adam, failed);
+  }
+}
+
+/** Frees Adam's moments; after a failure (a backend out of memory may fail again) quietly. */
+function disposeAdam(adam: Adam, afterFailure: boolean): void {
+  try {
     adam.dispose();
+  } catch (error) {
+    // The first error is the one to see.
+    if (!afterFailure) throw error;
   }
 }
 
 /** Segmentation tiles as a step uses them: images, and the loss against their labels. */
-function segmentationBatch(tiles: readonly Tile[], weights?: LossWeights): PreparedBatch<Tensor4D> {
+function segmentationBatch(
+  tiles: readonly SampleTile[],
+  weights?: LossWeights,
+): PreparedBatch<Tensor4D> {
   const { images, labels } = tilesToBatch(tiles);
   if (!labels) {
     images.dispose();
@@ -256,6 +308,7 @@ function segmentationBatch(tiles: readonly Tile[], weights?: LossWeights): Prepa
     images,
     loss: (logits) => segmentationLoss(logits, labels, weights),
     dispose: () => tf.dispose([images, labels]),
+    segmentation: { tiles, labels, weights },
   };
 }
 
@@ -269,10 +322,13 @@ async function trainStep<Out>(
     lr: number;
     variables: Variable[];
     nameOf: Map<string, string>;
+    microBatch?: number;
+    embeddingCache?: EmbeddingCache;
   },
 ): Promise<number> {
   const { images } = batch;
   const masks = model.gradientMasks?.(context.step);
+  let features: tf.Tensor | undefined;
   try {
     // Detection's matching may need the step's prediction first; MoSA's draws are pass 0's.
     await batch.beforeStep?.((x) => {
@@ -283,15 +339,45 @@ async function trainStep<Out>(
         model.prepareTrainingPass?.(undefined);
       }
     });
-    // Past a frozen encoder, or block by block when the encoder trains (see modelGradients);
-    // each of the step's forward passes prepared on the model (MoSA's draws, consistency term).
-    const { value, grads } = stepGradients(
-      model,
-      images,
-      (output) => batch.loss(output),
-      context.variables,
-      context.step,
-    );
+    const segmentation = batch.segmentation;
+    if (!segmentation && context.microBatch !== undefined && context.microBatch < images.shape[0]) {
+      throw new RangeError(
+        "Micro-batches need the segmentation loss (it is written as sums over samples); " +
+          "this task's batches run whole",
+      );
+    }
+    const split = segmentation && context.embeddingCache && model.frozenSplit?.();
+    if (split) {
+      features = await context.embeddingCache!.features(
+        segmentation.tiles,
+        (tiles) => split.features(tiles),
+        images,
+        context.microBatch,
+      );
+    }
+    // Past a frozen encoder, or block by block when the encoder trains (see modelGradients), in
+    // micro-batches when asked, each forward pass prepared on the model (MoSA's draws and
+    // consistency term). Segmentation batches have Out = class logits (segmentationBatch).
+    const { value, grads } = segmentation
+      ? batchGradients(
+        model as unknown as TrainableModel,
+        images,
+        segmentation.labels,
+        context.variables,
+        {
+          step: context.step,
+          microBatch: context.microBatch,
+          loss: segmentation.weights,
+          features,
+        },
+      )
+      : stepGradients(
+        model,
+        images,
+        (output) => batch.loss(output),
+        context.variables,
+        context.step,
+      );
     const gradients = new Map<string, tf.Tensor>();
     for (const [tfName, gradient] of Object.entries(grads)) {
       gradients.set(context.nameOf.get(tfName)!, gradient);
@@ -307,7 +393,7 @@ async function trainStep<Out>(
     return loss;
   } finally {
     batch.dispose();
-    tf.dispose(maskTensors(masks));
+    tf.dispose([...maskTensors(masks), ...(features ? [features] : [])]);
   }
 }
 
@@ -361,6 +447,7 @@ function jsonOptions<Batch, Out>(
     epochs: options.epochs ?? null,
     maxSteps: options.maxSteps ?? null,
     batchSize: options.batchSize,
+    microBatch: Math.min(options.microBatch ?? options.batchSize, options.batchSize),
     learningRate: schedule,
     weightDecay: options.weightDecay ?? 1e-4,
     decoupledWeightDecay: options.decoupledWeightDecay ?? false,

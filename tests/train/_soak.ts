@@ -17,6 +17,7 @@ import { loadSplit } from "../../lib/data/split.ts";
 import type { SamSize } from "../../lib/encoder/random_checkpoint.ts";
 import { validatePeftConfig } from "../../lib/peft/config.ts";
 import { PeftModel } from "../../lib/peft/peft_model.ts";
+import type { EmbeddingCache } from "../../lib/train/embedding_cache.ts";
 import { train } from "../../lib/train/trainer.ts";
 import { onBackend } from "../_backends.ts";
 import { randomSam, SMALL_CONFIG } from "../peft/_helpers.ts";
@@ -43,12 +44,25 @@ export interface SoakResult {
   losses: number[];
 }
 
-/** Trains 200 MoPEFT steps on `backend`; throws at the first step whose memory differs. */
-export async function soak(backend: "cpu" | "wasm"): Promise<SoakResult> {
+/** What else a soak may exercise: micro-batches, the embedding cache (decoder only). */
+export interface SoakOptions {
+  /** Default `mopeft`. */
+  method?: "mopeft" | "decoder";
+  /** Default 1. */
+  batchSize?: number;
+  microBatch?: number;
+  embeddingCache?: EmbeddingCache;
+}
+
+/** Trains 200 steps on `backend` (MoPEFT by default); throws at the first step whose memory differs. */
+export async function soak(
+  backend: "cpu" | "wasm",
+  options: SoakOptions = {},
+): Promise<SoakResult> {
   await onBackend(backend);
   const split = await loadSplit(await resolveDataset({ data: DATA, split: "train" }));
   const sam = randomSam(SOAK_SIZE);
-  const config = validatePeftConfig({ method: "mopeft", ...SMALL_CONFIG });
+  const config = validatePeftConfig({ method: options.method ?? "mopeft", ...SMALL_CONFIG });
   const model = PeftModel.create(sam, config, { numClasses: 3, seed: 7 });
   // One forward pass first: the encoder keeps one constant per attention shape (its relative-
   // position selection matrices), made on first use and kept for good; that is no leak.
@@ -60,7 +74,9 @@ export async function soak(backend: "cpu" | "wasm"): Promise<SoakResult> {
     model,
     new SegmentationReader(split, { size: SOAK_SIZE.imageSize, seed: 1 }),
     {
-      batchSize: 1,
+      batchSize: options.batchSize ?? 1,
+      microBatch: options.microBatch,
+      embeddingCache: options.embeddingCache,
       maxSteps: STEPS,
       learningRate: 1e-3,
       onLog: ({ loss }) => {
