@@ -34,6 +34,11 @@ export function logError(message: string): void {
   Deno.stderr.writeSync(encoder.encode(message + "\n"));
 }
 
+/** The signals that stop `train` and `study run` cleanly (checkpoint first, then exit 130). */
+export const STOP_SIGNALS: readonly Deno.Signal[] = Deno.build.os === "windows"
+  ? ["SIGINT"]
+  : ["SIGINT", "SIGTERM"];
+
 /** A run stopped by the user (Ctrl-C) after saving its state: exit code 130, like a shell. */
 export class Interrupted extends Error {
   override name = "Interrupted";

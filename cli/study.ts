@@ -21,7 +21,7 @@ import { type Shard, shardFromEnvironment } from "../lib/study/shard.ts";
 import { cellState, studyStatus } from "../lib/study/status.ts";
 import { readStudyFolder } from "../lib/study/study_folder.ts";
 import { THESIS_TABLE_IDS } from "../lib/study/thesis_tables.ts";
-import { Interrupted, log, printJson, setQuiet, UsageError } from "./io.ts";
+import { Interrupted, log, printJson, setQuiet, STOP_SIGNALS, UsageError } from "./io.ts";
 import { positiveInteger, shardSpec } from "./options.ts";
 
 interface StudyInputOptions {
@@ -156,7 +156,8 @@ async function studyRun(file: string, options: RunOptions): Promise<void> {
   const loaded = await loadStudy(file, options);
   const abort = new AbortController();
   const onInterrupt = () => abort.abort();
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  // Ctrl-C, or a scheduler's SIGTERM (Slurm's time limit, a Kubernetes pod's end).
+  for (const name of STOP_SIGNALS) Deno.addSignalListener(name, onInterrupt);
   let summary;
   const started = new Map<string, number>();
   try {
@@ -189,7 +190,7 @@ async function studyRun(file: string, options: RunOptions): Promise<void> {
       },
     });
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
+    for (const name of STOP_SIGNALS) Deno.removeSignalListener(name, onInterrupt);
   }
   printJson(summary);
   if (summary.interrupted.length > 0 || abort.signal.aborted) {

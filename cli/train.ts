@@ -33,7 +33,7 @@ import { planMicroBatch } from "../lib/train/memory_budget.ts";
 import { train, type TrainLogRecord, type TrainOptions } from "../lib/train/trainer.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { addDataOptions, checkDataSplit, type DataOptions, loadDataSplit } from "./data_options.ts";
-import { Interrupted, log, printJson, setQuiet, UsageError } from "./io.ts";
+import { Interrupted, log, printJson, setQuiet, STOP_SIGNALS, UsageError } from "./io.ts";
 import {
   applyConfigFile,
   nonNegativeInteger,
@@ -336,7 +336,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
 
   const abort = new AbortController();
   const onInterrupt = () => abort.abort();
-  Deno.addSignalListener("SIGINT", onInterrupt);
+  // Ctrl-C, or a scheduler's SIGTERM (Slurm's time limit, a Kubernetes pod's end).
+  for (const name of STOP_SIGNALS) Deno.addSignalListener(name, onInterrupt);
   let result;
   try {
     const trainOptions: TrainOptions = {
@@ -402,7 +403,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       cause: error,
     });
   } finally {
-    Deno.removeSignalListener("SIGINT", onInterrupt);
+    for (const name of STOP_SIGNALS) Deno.removeSignalListener(name, onInterrupt);
   }
   const cacheStats = embeddingCache?.stats;
   // Kept, with what was in memory, when the run stopped early: a resumed run reuses it.

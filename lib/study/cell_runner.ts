@@ -29,6 +29,8 @@ export interface CellRunContext {
   onOutput?: (stage: CellStage, line: string) => void;
   /** Called as each stage starts. */
   onStage?: (stage: CellStage, resumed: boolean) => void;
+  /** Interrupts the running command (SIGINT: a training run saves a checkpoint first). */
+  signal?: AbortSignal;
 }
 
 /** How a call of {@link runCell} ended. */
@@ -135,7 +137,12 @@ async function runStages(
     record.commandLines.train = shellLine([...program, ...args]);
     await writeCellRecord(folder, record);
     context.onStage?.("train", resumed);
-    const result = await runChild(program, args, (line) => context.onOutput?.("train", line));
+    const result = await runChild(
+      program,
+      args,
+      (line) => context.onOutput?.("train", line),
+      context.signal,
+    );
     if (result.code !== 0) return await stop("train", result.code, result.error);
     record.stages.train = { seconds: result.seconds, finished: new Date().toISOString(), resumed };
     await writeCellRecord(folder, record);
@@ -153,7 +160,12 @@ async function runStages(
     }`;
     await writeCellRecord(folder, record);
     context.onStage?.(stage, false);
-    const result = await runChild(program, args, (line) => context.onOutput?.(stage, line));
+    const result = await runChild(
+      program,
+      args,
+      (line) => context.onOutput?.(stage, line),
+      context.signal,
+    );
     if (result.code !== 0) return await stop(stage, result.code, result.error);
     try {
       JSON.parse(result.stdout);

@@ -20,7 +20,9 @@ export interface ChildResult {
 }
 
 /**
- * Runs `program` followed by `args`; `onLine` receives each stderr line as it comes.
+ * Runs `program` followed by `args`; `onLine` receives each stderr line as it comes. When
+ * `signal` aborts, the child gets SIGINT, which a `mopeft train` answers by finishing its step and
+ * saving a checkpoint (a scheduler's SIGTERM, or a Kubernetes pod's, reaches only the study).
  *
  * @example
  * ```ts ignore
@@ -31,6 +33,7 @@ export async function runChild(
   program: readonly string[],
   args: readonly string[],
   onLine?: (line: string) => void,
+  signal?: AbortSignal,
 ): Promise<ChildResult> {
   const started = performance.now();
   const child = new Deno.Command(program[0]!, {
@@ -39,6 +42,14 @@ export async function runChild(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  const interrupt = () => {
+    try {
+      child.kill("SIGINT");
+    } catch {
+      // It has exited already.
+    }
+  };
+  signal?.addEventListener("abort", interrupt);
   const lines: string[] = [];
   const readErr = (async () => {
     const decoder = new TextDecoder();
@@ -59,7 +70,9 @@ export async function runChild(
     onLine?.(text);
   }
   const stdoutBytes = new Response(child.stdout).arrayBuffer();
-  const [status, out] = await Promise.all([child.status, stdoutBytes, readErr]);
+  const [status, out] = await Promise.all([child.status, stdoutBytes, readErr]).finally(() =>
+    signal?.removeEventListener("abort", interrupt)
+  );
   const seconds = (performance.now() - started) / 1000;
   const code = status.signal ? 128 + signalNumber(status.signal) : status.code;
   let error: string | null = null;

@@ -101,6 +101,7 @@ export async function runStudy(
       classCounts: loaded.classCounts,
       onStage: (stage, resumed) => options.onStage?.(cell, stage, resumed),
       onOutput: (stage, line) => options.onOutput?.(cell, stage, line),
+      signal: options.signal,
     });
     options.onCellEnd?.(cell, outcome);
     if (outcome.kind === "done") summary.done.push(cell.id);

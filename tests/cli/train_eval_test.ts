@@ -147,6 +147,39 @@ Deno.test("a killed run resumes from its checkpoint and ends with the same weigh
   assertEquals(logged, [...new Set(logged)].sort((x, y) => x - y));
 });
 
+Deno.test("SIGTERM (a scheduler's time limit) stops a run cleanly: its step done, a checkpoint, exit 130", async () => {
+  const steps = 200;
+  const out = `${work}/terminated`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "cli.ts",
+      ...trainArgs(out, steps, ["--method", "lora", "--batch-size", "2", "--save-every", "1"]),
+    ],
+    cwd: new URL("../../", import.meta.url).pathname,
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  const stderr = new Response(child.stderr).text();
+  for (let i = 0; i < 1200; i++) {
+    try {
+      await Deno.stat(`${out}/checkpoint/state.json`);
+      break;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+  child.kill("SIGTERM");
+  const status = await child.status;
+  const message = await stderr;
+  assertEquals(status.code, 130, message);
+  ok(/interrupted/i.test(message), message);
+  const state = JSON.parse(await Deno.readTextFile(`${out}/checkpoint/state.json`));
+  ok(state.step >= 1 && state.step < steps, `stopped at step ${state.step}`);
+});
+
 Deno.test("inspect-gates counts add up to images x blocks per method, and draws an SVG", async () => {
   await json(trainArgs(`${work}/gates`, 2, ["--method", "mopeft"]));
   const report = await json([
