@@ -72,8 +72,8 @@ Deno.test("parseStudy names the entry and what is wrong with it", () => {
       /methods\[0\] \("lora"\): "lora-rank" expected a positive integer, got 0/,
     ],
     [
-      { ...minimal, methods: [{ method: "mosa", "mosa-parts": 1 }] },
-      /methods\[0\] \("mosa"\): mosaParts must be at least 2/,
+      { ...minimal, methods: [{ method: "mosa", "mosa-share": "left" }] },
+      /methods\[0\] \("mosa"\): "mosa-share" expected one of down, up, none/,
     ],
     [
       { ...minimal, train: { "lr-schedule": "step" } },
