@@ -5,7 +5,7 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { benchReader, type ReaderBenchResult } from "../bench/reader.ts";
+import { benchReader, type ReaderBenchResult } from "../lib/bench/reader_bench.ts";
 import { BENCH_SIZES, benchSize } from "../lib/bench/bench_sizes.ts";
 import { machineInfo } from "../lib/bench/machine_info.ts";
 import { benchModel } from "../lib/bench/model_bench.ts";
