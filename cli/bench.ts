@@ -18,7 +18,7 @@ import {
 import { type TorchRatios, torchRatios } from "../lib/bench/torch_ratios.ts";
 import { loadCheckpoint } from "../lib/encoder/checkpoint.ts";
 import type { SamWeights } from "../lib/encoder/weights.ts";
-import { isMethodName, METHOD_NAMES, type MethodName } from "../lib/peft/registry.ts";
+import { isMethodName, METHOD_NAMES, type MethodName, methodSpec } from "../lib/peft/registry.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { log, printJson, setQuiet, UsageError } from "./io.ts";
 
@@ -35,6 +35,7 @@ interface BenchOptions {
   torch?: boolean;
   samRepo?: string;
   reader: boolean;
+  profile: boolean;
   backend: string;
   verbose: boolean;
   quiet: boolean;
@@ -84,6 +85,11 @@ export function registerBench(program: Command): void {
       "--sam-repo <dir>",
       "checkout of facebookresearch/segment-anything (default: env MOPEFT_SAM_REPO)",
     )
+    .option(
+      "--profile",
+      "also profile one more training step per method: time per tfjs kernel and per encoder stage",
+      false,
+    )
     .option("--reader", "also run the streaming-reader benchmark", false)
     .option("--quiet", "no progress output", false);
   addBackendOptions(command).action(async (options: BenchOptions) => {
@@ -124,6 +130,7 @@ export function registerBench(program: Command): void {
         methods: plan.methods,
         runs: plan.runs,
         warmup: plan.warmup,
+        profile: options.profile,
         onProgress: (line) => log(`mopeft: ${line}`),
       });
     } finally {
@@ -151,6 +158,8 @@ export function registerBench(program: Command): void {
           ...(plan.methods.some((m) => m !== "full") ? ["frozen" as const] : []),
           ...(plan.methods.includes("full") ? ["full" as const] : []),
         ],
+        // The like-for-like whole step, when some method trains encoder modules.
+        loraStep: plan.methods.some((m) => methodSpec(m).modules.length > 0),
         onProgress: (line) => log(`mopeft: ${line}`),
       });
       overTorch = torchRatios(ours, torch);

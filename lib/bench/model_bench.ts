@@ -12,6 +12,7 @@ import { PeftModel } from "../peft/peft_model.ts";
 import { type MethodName, methodSpec } from "../peft/registry.ts";
 import { Adam } from "../train/adam.ts";
 import { type MemoryPeak, MemorySampler } from "./memory_sampler.ts";
+import { profileTrainStep, type StepProfile } from "./step_profile.ts";
 import { summariseTimings, type TimingSummary } from "./timing_summary.ts";
 import { trainStep } from "./train_step.ts";
 
@@ -29,6 +30,11 @@ export interface ModelBenchOptions {
   numClasses?: number;
   /** Seeds the images, labels and PEFT modules; default 1. */
   seed?: number;
+  /**
+   * Also profile one more training step per method (per tfjs kernel and per encoder stage,
+   * under `tf.profile`); default false.
+   */
+  profile?: boolean;
   /** Called with one line per finished run (the library never prints). */
   onProgress?: (message: string) => void;
 }
@@ -48,6 +54,8 @@ export interface MethodBench {
   forward: (Measurement & { overPlain: number }) | null;
   /** Forward, loss, backward and Adam update; null when it failed (see `error`). */
   trainStep: (Measurement & { loss: number }) | null;
+  /** Where one more step's time went, with `profile`; absent without it or on failure. */
+  profile?: StepProfile;
   /** Why the training step failed (for example out of memory), when it did. */
   error?: string;
 }
@@ -151,13 +159,19 @@ export async function benchModel(
           trainStep: null,
         };
         try {
-          result.trainStep = await timeTraining(model, images, labels, {
+          const trained = await timeTraining(model, images, labels, {
             runs,
             warmup,
             sampler,
+            profile: options.profile ?? false,
             progress: (i, ms) =>
               progress(`train step ${method} ${runDescription(i, warmup, runs)}: ${formatMs(ms)}`),
           });
+          result.trainStep = trained.measurement;
+          if (trained.profile) {
+            result.profile = trained.profile;
+            progress(`train step ${method} profiled: ${formatMs(trained.profile.stepMs)}`);
+          }
         } catch (error) {
           sampler.stopTimer();
           result.error = error instanceof Error ? error.message : String(error);
@@ -194,9 +208,10 @@ async function timeTraining(
     runs: number;
     warmup: number;
     sampler: MemorySampler;
+    profile: boolean;
     progress: (index: number, ms: number) => void;
   },
-): Promise<Measurement & { loss: number }> {
+): Promise<{ measurement: Measurement & { loss: number }; profile?: StepProfile }> {
   const { runs, warmup, sampler } = context;
   // In a tidy scope: Adam's constructor leaves the zero tensors it makes its moments from.
   let adam!: Adam;
@@ -209,12 +224,23 @@ async function timeTraining(
     let loss = NaN;
     for (let step = 0; step < warmup + runs; step++) {
       const begin = performance.now();
-      loss = await trainStep(model, adam, images, labels, step, () => sampler.sample());
+      loss = await trainStep(model, adam, images, labels, step, {
+        onPeak: () => sampler.sample(),
+      });
       const elapsed = performance.now() - begin;
       if (step >= warmup) samples.push(elapsed);
       context.progress(step, elapsed);
     }
-    return { ...summariseTimings(samples), ...sampler.stop(), loss: Math.round(loss * 1e4) / 1e4 };
+    const measurement = {
+      ...summariseTimings(samples),
+      ...sampler.stop(),
+      loss: Math.round(loss * 1e4) / 1e4,
+    };
+    // After the timed steps and outside the memory sampling: profiling slows every kernel a little.
+    const profile = context.profile
+      ? await profileTrainStep(model, adam, images, labels, warmup + runs)
+      : undefined;
+    return { measurement, profile };
   } finally {
     adam.dispose();
   }

@@ -7,15 +7,24 @@ import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts"
 import type { PeftModel } from "../peft/peft_model.ts";
 import type { Adam } from "../train/adam.ts";
 import { segmentationLoss } from "../train/loss.ts";
+import type { StageTiming } from "../train/staged_gradients.ts";
 import { modelGradients } from "../train/trainable.ts";
+
+/** Optional observers of {@link trainStep}. */
+export interface TrainStepHooks {
+  /**
+   * Called at the step's memory peaks (with a tape full: the whole forward pass's, or each
+   * stage's when the gradients are taken stage by stage; with the gradients alive), for
+   * sampling.
+   */
+  onPeak?: () => void;
+  /** When the gradients are taken stage by stage: each stage's times (for profiling). */
+  onStageTimed?: (timing: StageTiming) => void;
+}
 
 /**
  * Forward pass, loss, backward pass and Adam update (with MoSA's masks where the method has
  * them), waiting for the updated values; returns the loss. Every tensor made is freed.
- *
- * @param onPeak called at the step's memory peaks (with a tape full: the whole forward pass's,
- * or each stage's when the gradients are taken stage by stage; with the gradients alive), for
- * sampling.
  *
  * @example
  * ```ts ignore
@@ -29,8 +38,9 @@ export async function trainStep(
   images: Tensor4D,
   labels: Tensor3D,
   step: number,
-  onPeak?: () => void,
+  hooks: TrainStepHooks = {},
 ): Promise<number> {
+  const { onPeak, onStageTimed } = hooks;
   const variables = model.trainableVariables();
   // tf.variableGrads keys gradients by the variables' own (unique) tfjs names.
   const nameOf = new Map([...variables].map(([name, variable]) => [variable.name, name]));
@@ -44,7 +54,7 @@ export async function trainStep(
       images,
       (logits) => segmentationLoss(logits, labels),
       [...variables.values()],
-      { onTapeFull: onPeak },
+      { onTapeFull: onPeak, onStageTimed },
     );
     for (const [tfName, gradient] of Object.entries(grads)) {
       gradients.set(nameOf.get(tfName)!, gradient);

@@ -36,6 +36,22 @@ export interface StagedGradientOptions {
    * moments of highest memory, for sampling.
    */
   onTapeFull?: (stage: number) => void;
+  /**
+   * Called once per stage after its backward pass with the milliseconds it took, for profiling.
+   * On asynchronous backends (webgpu) these are the times to queue the work, not to do it.
+   */
+  onStageTimed?: (timing: StageTiming) => void;
+}
+
+/** Where one stage's time went in {@link stagedGradients}. */
+export interface StageTiming {
+  stage: number;
+  /** The untaped forward pass (0 for the last stage, which runs only under the tape). */
+  forwardMs: number;
+  /** The forward pass again, under the tape. */
+  tapedForwardMs: number;
+  /** The backward pass through the stage's tape, with the gradient sums. */
+  backwardMs: number;
 }
 
 /**
@@ -80,17 +96,23 @@ export function stagedGradients(
   let dy: Tensor | undefined;
   try {
     // Forward, untaped: each stage's tidy scope frees its intermediates at once.
+    const forwardMs: number[] = [];
     for (let i = 0; i < last; i++) {
       const x = inputs[i]!;
+      const begin = performance.now();
       inputs.push(tf.tidy(() => stages[i]!(x)));
+      forwardMs.push(performance.now() - begin);
     }
     // Backward, one taped stage at a time.
     for (let i = last; i >= 0; i--) {
       const x = inputs[i]!;
       const xs = i > 0 ? [x, ...trainable] : trainable;
+      const begin = performance.now();
+      let taped = begin;
       const result = tf.engine().gradients(
         () => {
           const y = stages[i]!(x);
+          taped = performance.now();
           options.onTapeFull?.(i);
           return y;
         },
@@ -127,6 +149,12 @@ export function stagedGradients(
         sums.set(variable, tf.add(previous, gradient));
         previous.dispose();
         gradient.dispose();
+      });
+      options.onStageTimed?.({
+        stage: i,
+        forwardMs: forwardMs[i] ?? 0,
+        tapedForwardMs: taped - begin,
+        backwardMs: performance.now() - taped,
       });
       if (i > 0) {
         x.dispose();

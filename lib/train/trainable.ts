@@ -6,7 +6,7 @@
  * @module
  */
 import { type Tensor, type Tensor4D, tf, type Variable } from "../backend/tf.ts";
-import { type Stage, stagedGradients } from "./staged_gradients.ts";
+import { type Stage, stagedGradients, type StageTiming } from "./staged_gradients.ts";
 
 /**
  * `forward` cut in two where the gradient stops: a frozen front that no trainable variable
@@ -64,6 +64,8 @@ export interface TrainableModel {
 export interface ModelGradientOptions {
   /** Called at the memory peaks of the gradient computation (each full tape), for sampling. */
   onTapeFull?: () => void;
+  /** When the gradients are taken stage by stage: each stage's times, for profiling. */
+  onStageTimed?: (timing: StageTiming) => void;
 }
 
 /**
@@ -95,7 +97,7 @@ export function modelGradients(
       [...stages.slice(0, -1), (x) => tf.tidy(() => loss(head(x) as Tensor4D))],
       images,
       variables,
-      { onTapeFull: options.onTapeFull },
+      { onTapeFull: options.onTapeFull, onStageTimed: options.onStageTimed },
     );
   }
   // The frozen front runs before the tape starts: everything tf.variableGrads runs is taped
