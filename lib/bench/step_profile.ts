@@ -24,11 +24,16 @@ export interface KernelShapeTime extends KernelTime {
   inputShapes: (number[] | null)[];
 }
 
-/** One encoder stage's times in the staged backward pass. */
-export interface StageProfile extends Omit<StageTiming, "stage"> {
-  /** `embed`, `block <i>` or `head` (the neck, decoder and loss). */
+/** One stage's (or the taped tail's) times in the staged backward pass. */
+export interface StageProfile {
+  /** `embed`, `block <i>`, `head` (the neck, decoder and loss), or a tail: `block 10 .. head`. */
   stage: string;
+  forwardMs: number;
+  tapedForwardMs: number;
+  backwardMs: number;
   totalMs: number;
+  /** Tensor MiB its tape held. */
+  tapeMiB: number;
 }
 
 /** What {@link profileTrainStep} returns. */
@@ -118,13 +123,16 @@ export async function profileTrainStep(
       ms: round(ms),
       share: share(ms),
     }));
-  const last = timings.reduce((n, t) => Math.max(n, t.stage), 0);
+  const last = timings.reduce((n, t) => Math.max(n, t.through), 0);
+  const name = (stage: number) =>
+    stage === 0 ? "embed" : stage === last ? "head" : `block ${stage - 1}`;
   const stages = timings.sort((a, b) => a.stage - b.stage).map((t) => ({
-    stage: t.stage === 0 ? "embed" : t.stage === last ? "head" : `block ${t.stage - 1}`,
+    stage: t.through === t.stage ? name(t.stage) : `${name(t.stage)} .. ${name(t.through)}`,
     forwardMs: round(t.forwardMs),
     tapedForwardMs: round(t.tapedForwardMs),
     backwardMs: round(t.backwardMs),
     totalMs: round(t.forwardMs + t.tapedForwardMs + t.backwardMs),
+    tapeMiB: round(t.tapeBytes / 2 ** 20),
   }));
   return {
     stepMs: round(stepMs),
