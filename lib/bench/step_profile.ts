@@ -40,16 +40,18 @@ export interface StageProfile {
 export interface StepProfile {
   /** The profiled step's wall time (profiling adds a little per kernel). */
   stepMs: number;
-  /**
-   * The sum of every kernel's time. Below `stepMs` by the JavaScript between kernels; above it
-   * only if some kernel runs others inside it (they are then counted twice).
-   */
+  /** The sum of every kernel's time; below `stepMs` by the JavaScript between kernels. */
   kernelMs: number;
   kernelCalls: number;
   /** Per kernel name, slowest first. */
   kernels: KernelTime[];
   /** The `top` slowest (kernel, input shapes) pairs. */
   kernelShapes: KernelShapeTime[];
+  /**
+   * Custom-gradient ops (`tf.customGrad`: chunked attention, plain products), each with the time
+   * of the kernels it ran, which `kernels` counts already.
+   */
+  scopes: { scope: string; calls: number; ms: number; share: number }[];
   /**
    * Per stage, in the order of the forward pass; empty when the step took its gradients in one
    * tape (the decoder-only step, past the frozen encoder).
@@ -93,9 +95,19 @@ export async function profileTrainStep(
     string,
     { kernel: string; shapes: (number[] | null)[]; calls: number; ms: number }
   >();
+  const scopeByName = new Map<string, { calls: number; ms: number }>();
+  const backend = tf.getBackend();
   let kernelMs = 0;
   for (const kernel of info.kernels) {
     const ms = typeof kernel.kernelTimeMs === "number" ? kernel.kernelTimeMs : 0;
+    // A custom-gradient op is no kernel: its time is that of the kernels it ran, listed too.
+    if (!tf.getKernel(kernel.name, backend)) {
+      const scope = scopeByName.get(kernel.name) ?? { calls: 0, ms: 0 };
+      scope.calls++;
+      scope.ms += ms;
+      scopeByName.set(kernel.name, scope);
+      continue;
+    }
     kernelMs += ms;
     const named = byName.get(kernel.name) ?? { calls: 0, ms: 0 };
     named.calls++;
@@ -111,6 +123,12 @@ export async function profileTrainStep(
   const share = (ms: number) => Math.round((ms / stepMs) * 1000) / 1000;
   const kernels = [...byName].map(([kernel, { calls, ms }]) => ({
     kernel,
+    calls,
+    ms: round(ms),
+    share: share(ms),
+  })).sort((a, b) => b.ms - a.ms);
+  const scopes = [...scopeByName].map(([scope, { calls, ms }]) => ({
+    scope,
     calls,
     ms: round(ms),
     share: share(ms),
@@ -140,6 +158,7 @@ export async function profileTrainStep(
     kernelCalls: info.kernels.length,
     kernels,
     kernelShapes,
+    scopes,
     stages,
   };
 }
