@@ -17,7 +17,7 @@ const WASM_HEAP_BYTES = 4 * 2 ** 30;
  * The share of the limit the tapes may fill: the heap also holds what is not a tensor (the
  * allocator's gaps), and the backward pass makes gradients beside the tapes.
  */
-const USABLE_SHARE = 0.8;
+const USABLE_SHARE = 0.75;
 
 /**
  * Bytes the active backend's tensors may take in all, or undefined where no limit is known
@@ -53,9 +53,9 @@ export interface StagedMemory {
  *
  * @example
  * ```ts
- * // Stages of 100 bytes' tape each, a peak of 300 with one alive, 1000 bytes: 800 usable,
- * // 300 + 100 (room) + 4 x 100 fit.
- * tapedTailFor({ tapeBytes: [100, 100, 100, 100, 100, 100], peakBytes: 300 }, 1000); // 5
+ * // Stages of 100 bytes' tape each, a peak of 300 with one alive, 1000 bytes: 750 usable,
+ * // 300 + 100 (room) + 3 x 100 fit.
+ * tapedTailFor({ tapeBytes: [100, 100, 100, 100, 100, 100], peakBytes: 300 }, 1000); // 4
  * ```
  */
 export function tapedTailFor(measured: StagedMemory, limitBytes: number): number {
