@@ -14,10 +14,18 @@ import { tf } from "../backend/tf.ts";
 const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
 /**
- * The share of the limit the tapes may fill: the heap also holds what is not a tensor (the
- * allocator's gaps), and the backward pass makes gradients beside the tapes.
+ * The share of the limit the heap may reach: the wasm module aborts when its allocator finds no
+ * room, so a plan must stay clear of the limit.
  */
-const USABLE_SHARE = 0.75;
+const USABLE_SHARE = 0.8;
+
+/**
+ * Heap bytes per tensor byte, measured on wasm (vit_b, 512 px: 802 MiB of heap at a peak of
+ * 622 MiB of tensors with one tape; a tail of 6 stages holding 889 MiB of tapes took the heap to
+ * 2202 MiB): the allocator's gaps, and the gradients the backward pass makes beside the tapes.
+ */
+const HEAP_PER_PEAK_BYTE = 1.5;
+const HEAP_PER_TAPE_BYTE = 2;
 
 /**
  * Bytes the active backend's tensors may take in all, or undefined where no limit is known
@@ -48,25 +56,25 @@ export interface StagedMemory {
 
 /**
  * The `tapedTail` for `stagedGradients`: 1 (only the last stage) plus as many stages before it
- * as fit (up to the first one not measured) when their tapes join the measured peak, keeping room for one more tape (the gradients
- * the backward pass makes beside them) within {@link USABLE_SHARE} of `limitBytes`.
+ * as fit (up to the first one not measured), counting {@link HEAP_PER_PEAK_BYTE} heap bytes per
+ * byte of the measured peak and {@link HEAP_PER_TAPE_BYTE} per byte of each extra tape, within
+ * {@link USABLE_SHARE} of `limitBytes`.
  *
  * @example
  * ```ts
- * // Stages of 100 bytes' tape each, a peak of 300 with one alive, 1000 bytes: 750 usable,
- * // 300 + 100 (room) + 3 x 100 fit.
- * tapedTailFor({ tapeBytes: [100, 100, 100, 100, 100, 100], peakBytes: 300 }, 1000); // 4
+ * // Stages of 100 bytes' tape each, a peak of 300 with one alive, 2000 bytes: 1600 usable,
+ * // 450 for the peak, 200 per extra stage: 5 more fit.
+ * tapedTailFor({ tapeBytes: [100, 100, 100, 100, 100, 100, 100, 100], peakBytes: 300 }, 2000); // 6
  * ```
  */
 export function tapedTailFor(measured: StagedMemory, limitBytes: number): number {
   const { tapeBytes, peakBytes } = measured;
-  const room = Math.max(0, ...tapeBytes.filter(Number.isFinite));
-  let free = limitBytes * USABLE_SHARE - peakBytes - room;
+  let free = limitBytes * USABLE_SHARE - peakBytes * HEAP_PER_PEAK_BYTE;
   let tail = 1;
   for (let stage = tapeBytes.length - 2; stage >= 0; stage--) {
     const bytes = tapeBytes[stage]!;
     if (!Number.isFinite(bytes)) break;
-    free -= bytes;
+    free -= bytes * HEAP_PER_TAPE_BYTE;
     if (free < 0) break;
     tail++;
   }
