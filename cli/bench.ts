@@ -5,7 +5,7 @@
  * @module
  */
 import { type Command, Option } from "commander";
-import { benchReader, type ReaderBenchResult } from "../bench/reader.ts";
+import { benchReader, type ReaderBenchResult } from "../lib/bench/reader_bench.ts";
 import { BENCH_SIZES, benchSize } from "../lib/bench/bench_sizes.ts";
 import { machineInfo } from "../lib/bench/machine_info.ts";
 import { benchModel } from "../lib/bench/model_bench.ts";
@@ -20,7 +20,7 @@ import {
 import { type TorchRatios, torchRatios } from "../lib/bench/torch_ratios.ts";
 import { loadCheckpoint } from "../lib/encoder/checkpoint.ts";
 import type { SamWeights } from "../lib/encoder/weights.ts";
-import { isMethodName, METHOD_NAMES, type MethodName } from "../lib/peft/registry.ts";
+import { isMethodName, METHOD_NAMES, type MethodName, methodSpec } from "../lib/peft/registry.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { log, printJson, setQuiet, UsageError } from "./io.ts";
 import { nonNegativeNumber } from "./options.ts";
@@ -42,6 +42,7 @@ interface BenchOptions {
   torchPython: string;
   reader: boolean;
   mosaConsistency?: number;
+  profile: boolean;
   backend: string;
   verbose: boolean;
   quiet: boolean;
@@ -102,6 +103,11 @@ export function registerBench(program: Command): void {
         .default("cpu"),
     )
     .option("--torch-python <path>", "the Python that has PyTorch", DEFAULT_PYTHON)
+    .option(
+      "--profile",
+      "also profile one more training step per method: time per tfjs kernel and per encoder stage",
+      false,
+    )
     .option("--reader", "also run the streaming-reader benchmark", false)
     .option(
       "--mosa-consistency <W>",
@@ -152,6 +158,7 @@ export function registerBench(program: Command): void {
         runs: plan.runs,
         warmup: plan.warmup,
         mosaConsistency: plan.mosaConsistency,
+        profile: options.profile,
         onProgress: (line) => log(`mopeft: ${line}`),
       });
     } finally {
@@ -181,6 +188,8 @@ export function registerBench(program: Command): void {
           ...(plan.methods.some((m) => m !== "full") ? ["frozen" as const] : []),
           ...(plan.methods.includes("full") ? ["full" as const] : []),
         ],
+        // The like-for-like whole step, when some method trains encoder modules.
+        loraStep: plan.methods.some((m) => methodSpec(m).modules.length > 0),
         onProgress: (line) => log(`mopeft: ${line}`),
       });
       overTorch = torchRatios(ours, torch);

@@ -16,6 +16,8 @@ export * from "./machine_info.ts";
 export * from "./memory_sampler.ts";
 export * from "./model_bench.ts";
 export * from "./random_weights.ts";
+export * from "./reader_bench.ts";
+export * from "./step_profile.ts";
 export * from "./timing_summary.ts";
 export * from "./torch_bench.ts";
 export * from "./torch_ratios.ts";

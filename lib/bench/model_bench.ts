@@ -12,6 +12,7 @@ import { PeftModel } from "../peft/peft_model.ts";
 import { type MethodName, methodSpec } from "../peft/registry.ts";
 import { Adam } from "../train/adam.ts";
 import { type MemoryPeak, MemorySampler } from "./memory_sampler.ts";
+import { profileTrainStep, type StepProfile } from "./step_profile.ts";
 import { summariseTimings, type TimingSummary } from "./timing_summary.ts";
 import { trainStep } from "./train_step.ts";
 import { planMicroBatch } from "../train/memory_budget.ts";
@@ -40,6 +41,11 @@ export interface ModelBenchOptions {
    * choose for the backend's memory (lib/train/memory_budget.ts).
    */
   microBatch?: number;
+  /**
+   * Also profile one more training step per method (per tfjs kernel and per encoder stage,
+   * under `tf.profile`); default false.
+   */
+  profile?: boolean;
   /** Called with one line per finished run (the library never prints). */
   onProgress?: (message: string) => void;
 }
@@ -59,6 +65,8 @@ export interface MethodBench {
   forward: (Measurement & { overPlain: number }) | null;
   /** Forward, loss, backward and Adam update; null when it failed (see `error`). */
   trainStep: (Measurement & { loss: number; microBatch: number }) | null;
+  /** Where one more step's time went, with `profile`; absent without it or on failure. */
+  profile?: StepProfile;
   /** Why the training step failed (for example out of memory), when it did. */
   error?: string;
 }
@@ -166,14 +174,20 @@ export async function benchModel(
           planMicroBatch(weights.architecture.encoder, batch, model.frozenSplit() === undefined)
             .microBatch;
         try {
-          result.trainStep = await timeTraining(model, images, labels, {
+          const trained = await timeTraining(model, images, labels, {
             runs,
             warmup,
             sampler,
             microBatch,
+            profile: options.profile ?? false,
             progress: (i, ms) =>
               progress(`train step ${method} ${runDescription(i, warmup, runs)}: ${formatMs(ms)}`),
           });
+          result.trainStep = trained.measurement;
+          if (trained.profile) {
+            result.profile = trained.profile;
+            progress(`train step ${method} profiled: ${formatMs(trained.profile.stepMs)}`);
+          }
         } catch (error) {
           sampler.stopTimer();
           result.error = error instanceof Error ? error.message : String(error);
@@ -211,9 +225,12 @@ async function timeTraining(
     warmup: number;
     sampler: MemorySampler;
     microBatch: number;
+    profile: boolean;
     progress: (index: number, ms: number) => void;
   },
-): Promise<Measurement & { loss: number; microBatch: number }> {
+): Promise<
+  { measurement: Measurement & { loss: number; microBatch: number }; profile?: StepProfile }
+> {
   const { runs, warmup, sampler } = context;
   // In a tidy scope: Adam's constructor leaves the zero tensors it makes its moments from.
   let adam!: Adam;
@@ -226,25 +243,25 @@ async function timeTraining(
     let loss = NaN;
     for (let step = 0; step < warmup + runs; step++) {
       const begin = performance.now();
-      loss = await trainStep(
-        model,
-        adam,
-        images,
-        labels,
-        step,
-        () => sampler.sample(),
-        context.microBatch,
-      );
+      loss = await trainStep(model, adam, images, labels, step, {
+        onPeak: () => sampler.sample(),
+        microBatch: context.microBatch,
+      });
       const elapsed = performance.now() - begin;
       if (step >= warmup) samples.push(elapsed);
       context.progress(step, elapsed);
     }
-    return {
+    const measurement = {
       ...summariseTimings(samples),
       ...sampler.stop(),
       loss: Math.round(loss * 1e4) / 1e4,
       microBatch: Math.min(context.microBatch, images.shape[0]),
     };
+    // After the timed steps and outside the memory sampling: profiling slows every kernel a little.
+    const profile = context.profile
+      ? await profileTrainStep(model, adam, images, labels, warmup + runs)
+      : undefined;
+    return { measurement, profile };
   } finally {
     adam.dispose();
   }

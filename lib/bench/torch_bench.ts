@@ -32,6 +32,13 @@ export interface TorchBenchResult {
   forwardBackwardFrozen: TimingSummary | null;
   /** Forward + backward with every parameter trainable (full fine-tuning). */
   forwardBackwardFull: TimingSummary | null;
+  /**
+   * A whole LoRA training step (rank 8 on q and v, the semantic decoder, the loss, Adam), as
+   * `mopeft bench` times its `lora` method; null when not asked for.
+   */
+  loraStep: TimingSummary | null;
+  /** Values that step trains (LoRA and the mask decoder); null without it. */
+  loraStepTrainableValues: number | null;
   /** The Python process's peak RSS, MiB. */
   peakRssMiB: number;
   /** Peak memory PyTorch allocated on the GPU, MiB (null on the CPU). */
@@ -52,6 +59,12 @@ export interface TorchBenchOptions {
   threads: number;
   /** Forward + backward passes to time; default both. */
   backward?: ReadonlyArray<"frozen" | "full">;
+  /** Also time a whole LoRA training step with `classes` classes; default false. */
+  loraStep?: boolean;
+  /** Classes of the semantic decoder in the LoRA step; default 2 (as `benchModel`). */
+  classes?: number;
+  /** LoRA rank of that step; default 8. */
+  loraRank?: number;
   /** Python interpreter; default {@link DEFAULT_PYTHON}. */
   python?: string;
   /** Where the encoder runs; default `cpu`. */
@@ -151,6 +164,15 @@ export async function runTorchBench(
     backward.length > 0 ? backward.join(",") : "none",
     "--device",
     options.device ?? "cpu",
+    ...(options.loraStep
+      ? [
+        "--lora-step",
+        "--classes",
+        String(options.classes ?? 2),
+        "--lora-rank",
+        String(options.loraRank ?? 8),
+      ]
+      : []),
   ];
   const child = new Deno.Command(options.python ?? DEFAULT_PYTHON, {
     args,

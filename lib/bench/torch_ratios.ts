@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { methodSpec } from "../peft/registry.ts";
 import type { ModelBenchResult } from "./model_bench.ts";
 import type { TorchBenchResult } from "./torch_bench.ts";
 
@@ -16,6 +17,13 @@ export interface TorchRatios {
    * An upper bound on the slowdown: PyTorch's figure leaves out the decoder and the update.
    */
   trainStepOverForwardBackward: Record<string, number | null>;
+  /**
+   * Per method with encoder modules: our whole training step over PyTorch's whole LoRA step
+   * (official SAM with LoRA r 8 on q, v, the semantic decoder, the same loss, Adam): like for
+   * like for `lora`, the price of the method's other modules for the others. Null when PyTorch's
+   * step was not timed.
+   */
+  trainStepOverTorchLoraStep: Record<string, number | null> | null;
 }
 
 /**
@@ -37,9 +45,20 @@ export function torchRatios(ours: ModelBenchResult, torch: TorchBenchResult): To
       ? ratio(method.trainStep.medianMs, reference.medianMs)
       : null;
   }
+  let overLoraStep: Record<string, number | null> | null = null;
+  if (torch.loraStep) {
+    overLoraStep = {};
+    for (const method of ours.methods) {
+      if (methodSpec(method.method).modules.length === 0) continue;
+      overLoraStep[method.method] = method.trainStep
+        ? ratio(method.trainStep.medianMs, torch.loraStep.medianMs)
+        : null;
+    }
+  }
   return {
     forward: ratio(ours.forward.medianMs, torch.forward.medianMs),
     trainStepOverForwardBackward: trainStep,
+    trainStepOverTorchLoraStep: overLoraStep,
   };
 }
 

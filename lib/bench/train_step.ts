@@ -7,17 +7,27 @@ import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts"
 import type { PeftModel } from "../peft/peft_model.ts";
 import type { Adam } from "../train/adam.ts";
 import { batchGradients } from "../train/micro_batch.ts";
+import type { StageTiming } from "../train/staged_gradients.ts";
 import { maskGradients, maskTensors } from "../train/update_masks.ts";
+
+/** Optional observers of {@link trainStep}. */
+export interface TrainStepHooks {
+  /**
+   * Called at the step's memory peaks (with a tape full: the whole forward pass's, or each
+   * stage's when the gradients are taken stage by stage; with the gradients alive), for
+   * sampling.
+   */
+  onPeak?: () => void;
+  /** When the gradients are taken stage by stage: each stage's times (for profiling). */
+  onStageTimed?: (timing: StageTiming) => void;
+  /** Tiles per pass of the model (lib/train/micro_batch.ts); default the batch. */
+  microBatch?: number;
+}
 
 /**
  * Forward pass, loss, backward pass and Adam update (with MoSA's expert draws, masks and, when
  * its weight is not 0, the consistency term's second pass), waiting for the updated values;
  * returns the loss. Every tensor made is freed.
- *
- * @param onPeak called at the step's memory peaks (with a tape full: the whole forward pass's,
- * or each stage's when the gradients are taken stage by stage; with the gradients alive), for
- * sampling.
- * @param microBatch tiles per pass of the model (lib/train/micro_batch.ts); default the batch.
  *
  * @example
  * ```ts ignore
@@ -31,9 +41,9 @@ export async function trainStep(
   images: Tensor4D,
   labels: Tensor3D,
   step: number,
-  onPeak?: () => void,
-  microBatch?: number,
+  hooks: TrainStepHooks = {},
 ): Promise<number> {
+  const { onPeak, onStageTimed, microBatch } = hooks;
   const variables = model.trainableVariables();
   // tf.variableGrads keys gradients by the variables' own (unique) tfjs names.
   const nameOf = new Map([...variables].map(([name, variable]) => [variable.name, name]));
@@ -45,6 +55,7 @@ export async function trainStep(
     const { value, grads } = batchGradients(model, images, labels, [...variables.values()], {
       step,
       onTapeFull: onPeak,
+      onStageTimed,
       microBatch,
     });
     for (const [tfName, gradient] of Object.entries(grads)) {

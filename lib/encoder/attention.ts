@@ -17,6 +17,7 @@
  */
 import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
 import { matMul } from "../nn/matmul.ts";
+import { leanAdd, leanConcat, leanReshape } from "../nn/lean_ops.ts";
 import { linear } from "../nn/linear.ts";
 import { addRelativePosition } from "./relative_position.ts";
 import {
@@ -39,7 +40,7 @@ export interface AttentionWeights {
 
 function splitHeads(x: Tensor, heads: number): Tensor {
   const [n, tokens, width] = x.shape as [number, number, number];
-  return x.reshape([n, tokens, heads, width / heads]).transpose([0, 2, 1, 3]); // [N, heads, T, hd]
+  return leanReshape(x, [n, tokens, heads, width / heads]).transpose([0, 2, 1, 3]); // [N, heads, T, hd]
 }
 
 /**
@@ -62,8 +63,8 @@ export function encoderAttention(
     const qkv = linear(flat, weights.qkvWeight, weights.qkvBias); // [N, T, 3D]
     let [query, key, value] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor]; // [N, T, D] each
     const delta = extension?.queryValueDelta?.(flat, windowsPerImage);
-    if (delta?.query) query = tf.add(query, delta.query);
-    if (delta?.value) value = tf.add(value, delta.value);
+    if (delta?.query) query = leanAdd(query, delta.query);
+    if (delta?.value) value = leanAdd(value, delta.value);
 
     const q = splitHeads(query, numHeads); // [N, heads, T, hd]
     const k = splitHeads(key, numHeads);
@@ -105,24 +106,27 @@ export function encoderAttention(
     } else {
       const scaled = tf.mul(q, 1 / Math.sqrt(headDim));
       let logits = matMul(scaled, k, false, true); // [N, heads, T, T]
-      logits = addRelativePosition(
-        logits.reshape([n * numHeads, tokens, tokens]),
-        q.reshape([n * numHeads, tokens, headDim]),
-        weights.relPosH,
-        weights.relPosW,
-        [h, w],
-      ).reshape([n, numHeads, tokens, tokens]);
+      logits = leanReshape(
+        addRelativePosition(
+          leanReshape(logits, [n * numHeads, tokens, tokens]),
+          q.reshape([n * numHeads, tokens, headDim]),
+          weights.relPosH,
+          weights.relPosW,
+          [h, w],
+        ),
+        [n, numHeads, tokens, tokens],
+      );
       if (prefixKeys && prefixValues) {
         const prefixLogits = matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
-        const probabilities = tf.softmax(tf.concat([prefixLogits, logits], 3)); // [N, heads, T, L+T]
+        const probabilities = tf.softmax(leanConcat([prefixLogits, logits], 3)); // [N, heads, T, L+T]
         // One product with the values stacked the same way, instead of splitting the
         // probabilities (a strided copy of the largest tensor here) into two products.
-        out = matMul(probabilities, tf.concat([prefixValues, v], 2));
+        out = matMul(probabilities, leanConcat([prefixValues, v], 2));
       } else {
         out = matMul(tf.softmax(logits), v); // [N, heads, T, hd]
       }
     }
-    const merged = out.transpose([0, 2, 1, 3]).reshape([n, tokens, width]);
+    const merged = leanReshape(out.transpose([0, 2, 1, 3]), [n, tokens, width]);
     return linear(merged, weights.projWeight, weights.projBias).reshape([
       n,
       h,

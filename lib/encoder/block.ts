@@ -6,6 +6,7 @@
 import { type Tensor4D, tf } from "../backend/tf.ts";
 import { gelu } from "../nn/gelu.ts";
 import { layerNorm } from "../nn/layer_norm.ts";
+import { leanAdd } from "../nn/lean_ops.ts";
 import { linear } from "../nn/linear.ts";
 import { encoderAttention } from "./attention.ts";
 import type { BlockExtension } from "./block_hooks.ts";
@@ -56,7 +57,7 @@ export function encoderBlock(
     const restored = windowSize > 0
       ? unpartitionWindows(attended, windowSize, height, width)
       : attended;
-    const afterAttention = tf.add(x, restored) as Tensor4D;
+    const afterAttention = leanAdd(x, restored) as Tensor4D;
     const hidden = gelu(linear(
       layerNorm(
         afterAttention,
@@ -73,6 +74,6 @@ export function encoderBlock(
       weights.get(`${p}.mlp.lin2.bias`),
     ) as Tensor4D;
     if (extension?.mlpOutput) mlpOutput = extension.mlpOutput(mlpOutput);
-    return tf.add(afterAttention, mlpOutput) as Tensor4D;
+    return leanAdd(afterAttention, mlpOutput) as Tensor4D;
   });
 }

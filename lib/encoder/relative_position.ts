@@ -4,6 +4,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
+import { leanAdd, leanReshape } from "../nn/lean_ops.ts";
 import { matMul } from "../nn/matmul.ts";
 
 const selectionCache = new Map<string, Tensor>();
@@ -114,10 +115,11 @@ export function addRelativePosition(
     const [h, w] = size;
     const n = queries.shape[0]!;
     const [relH, relW] = relativeBiases(queries, tableH, tableW, size);
-    const withPosition = tf.add(
-      tf.add(logits.reshape([n, h, w, h, w]), relH.reshape([n, h, w, h, 1])),
+    // Lean adds: tfjs's would keep two copies of the logits for their shapes.
+    const withPosition = leanAdd(
+      leanAdd(leanReshape(logits, [n, h, w, h, w]), relH.reshape([n, h, w, h, 1])),
       relW.reshape([n, h, w, 1, w]),
     );
-    return withPosition.reshape([n, h * w, h * w]);
+    return leanReshape(withPosition, [n, h * w, h * w]);
   });
 }

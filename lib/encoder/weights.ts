@@ -5,6 +5,7 @@
  */
 import { type Tensor, tf } from "../backend/tf.ts";
 import { checkShapes, inferArchitecture, type SamArchitecture } from "./architecture.ts";
+import { markFrozen } from "../nn/lean_ops.ts";
 
 /** Where checkpoint tensors come from (a safetensors file, a `.pth`, memory). */
 export interface TensorSource {
@@ -35,6 +36,8 @@ export class SamWeights implements ModelWeights {
   constructor(architecture: SamArchitecture, tensors: Map<string, Tensor>) {
     this.architecture = architecture;
     this.#tensors = tensors;
+    // A checkpoint's own tensors never train (training layers variables over them).
+    markFrozen(tensors.values());
   }
 
   /** The tensor called `name`; throws if the checkpoint has none. */

@@ -4,6 +4,7 @@
  * @module
  */
 import { type Tensor4D, tf } from "../backend/tf.ts";
+import { leanReshape } from "../nn/lean_ops.ts";
 
 /**
  * Pads `[B, H, W, C]` with zeros at the bottom and right to multiples of `windowSize`, then cuts
@@ -17,9 +18,11 @@ export function partitionWindows(x: Tensor4D, windowSize: number): Tensor4D {
     const padded = padH || padW ? tf.pad(x, [[0, 0], [0, padH], [0, padW], [0, 0]]) : x;
     const rows = (height + padH) / windowSize;
     const cols = (width + padW) / windowSize;
-    return padded.reshape([batch, rows, windowSize, cols, windowSize, channels])
-      .transpose([0, 1, 3, 2, 4, 5]) // [B, rows, cols, ws, ws, C]
-      .reshape([batch * rows * cols, windowSize, windowSize, channels]) as Tensor4D;
+    return leanReshape(
+      leanReshape(padded, [batch, rows, windowSize, cols, windowSize, channels])
+        .transpose([0, 1, 3, 2, 4, 5]), // [B, rows, cols, ws, ws, C]
+      [batch * rows * cols, windowSize, windowSize, channels],
+    ) as Tensor4D;
   });
 }
 
@@ -35,9 +38,11 @@ export function unpartitionWindows(
     const cols = Math.ceil(width / windowSize);
     const channels = windows.shape[3];
     const batch = windows.shape[0] / (rows * cols);
-    const grid = windows.reshape([batch, rows, cols, windowSize, windowSize, channels])
-      .transpose([0, 1, 3, 2, 4, 5]) // [B, rows, ws, cols, ws, C]
-      .reshape([batch, rows * windowSize, cols * windowSize, channels]) as Tensor4D;
+    const grid = leanReshape(
+      leanReshape(windows, [batch, rows, cols, windowSize, windowSize, channels])
+        .transpose([0, 1, 3, 2, 4, 5]), // [B, rows, ws, cols, ws, C]
+      [batch, rows * windowSize, cols * windowSize, channels],
+    ) as Tensor4D;
     if (rows * windowSize === height && cols * windowSize === width) return grid;
     return tf.slice(grid, [0, 0, 0, 0], [batch, height, width, channels]);
   });

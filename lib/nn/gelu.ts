@@ -4,16 +4,19 @@
  * On the wasm and cpu backends it runs as one fused kernel (with its own gradient kernel) over the
  * tensor's memory: composed of tfjs ops it takes five passes (two scalings, erf, add, multiply),
  * and tfjs-backend-wasm's `Erf` alone costs 200 ms per vit_b MLP at 1024 px, about a tenth of
- * the encoder's forward once matrix products run natively. Elsewhere (webgpu) it is composed of
- * tfjs ops.
+ * the encoder's forward once matrix products run natively. On wasm both kernels run as
+ * WebAssembly SIMD loops on the backend's heap (`gelu_simd.ts`), and the gradient is one kernel
+ * over `x` and `dy`; elsewhere (webgpu) GELU is composed of tfjs ops.
  *
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
 import { type HostBackendName, hostMemory, type TensorInfo } from "../backend/host_memory.ts";
+import { type GeluSimd, geluSimd } from "./gelu_simd.ts";
 
 const GELU_KERNEL = "MopeftGelu";
 const NORMAL_CDF_KERNEL = "MopeftNormalCdf";
+const GELU_GRADIENT_KERNEL = "MopeftGeluGradient";
 const HOST_BACKENDS: HostBackendName[] = ["wasm", "cpu"];
 
 // A rational approximation of erf on [-4, 4] (the form Eigen and XLA use for float32), within
@@ -52,6 +55,30 @@ function normalCdfValues(x: Float32Array, out: Float32Array): void {
   for (let i = 0; i < x.length; i++) out[i] = 0.5 * (1 + erfApprox(x[i]! * Math.SQRT1_2));
 }
 
+/** tfjs-backend-wasm 4.22's emscripten module, where it keeps its heap. */
+interface WasmBackendHeap {
+  wasm?: { asm?: { memory?: WebAssembly.Memory } };
+}
+
+const simdByMemory = new WeakMap<WebAssembly.Memory, GeluSimd | null>();
+
+/** The SIMD loops over the wasm backend's heap, or undefined where they cannot run. */
+function simdFor(backend: unknown): GeluSimd | undefined {
+  const memory = (backend as WasmBackendHeap).wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  let simd = simdByMemory.get(memory);
+  if (simd === undefined) {
+    simd = geluSimd(memory) ?? null;
+    simdByMemory.set(memory, simd);
+  }
+  return simd ?? undefined;
+}
+
+/** Whether GELU's gradient runs as one SIMD kernel on the active backend. */
+function simdGradient(): boolean {
+  return tf.getBackend() === "wasm" && simdFor(tf.backend()) !== undefined;
+}
+
 // Elementwise kernels over float32 memory, one per host backend.
 for (
   const [kernelName, compute] of [
@@ -67,21 +94,50 @@ for (
         const { x } = inputs as unknown as { x: TensorInfo };
         const memory = hostMemory(backendName, backend);
         const output = memory.allocate(x.shape);
-        compute(memory.read(x), output.values());
+        const simd = kernelName === GELU_KERNEL && backendName === "wasm"
+          ? simdFor(backend)
+          : undefined;
+        const input = memory.read(x);
+        const out = output.values();
+        // The SIMD loop takes four values at a time; the last few go through the loop here.
+        const vectorised = simd ? input.length & ~3 : 0;
+        if (simd) simd.gelu(input.byteOffset, out.byteOffset, vectorised);
+        compute(input.subarray(vectorised), out.subarray(vectorised));
         return output.info as ReturnType<tf.KernelFunc>;
       },
     });
   }
 }
+tf.registerKernel({
+  kernelName: GELU_GRADIENT_KERNEL,
+  backendName: "wasm",
+  kernelFunc: ({ inputs, backend }) => {
+    const { x, dy } = inputs as unknown as { x: TensorInfo; dy: TensorInfo };
+    const memory = hostMemory("wasm", backend);
+    const output = memory.allocate(x.shape);
+    const [xs, dys, out] = [memory.read(x), memory.read(dy), output.values()];
+    const vectorised = xs.length & ~3;
+    simdFor(backend)!.geluGradient(xs.byteOffset, dys.byteOffset, out.byteOffset, vectorised);
+    for (let i = vectorised; i < xs.length; i++) {
+      const v = xs[i]!;
+      const density = INV_SQRT_2PI * Math.exp(-0.5 * v * v);
+      out[i] = dys[i]! * (0.5 * (1 + erfApprox(v * Math.SQRT1_2)) + v * density);
+    }
+    return output.info as ReturnType<tf.KernelFunc>;
+  },
+});
 tf.registerGradient({
   kernelName: GELU_KERNEL,
   inputsToSave: ["x"],
-  // d/dx [x Φ(x)] = Φ(x) + x φ(x). Φ comes from the same erf loop; φ's exp stays a tfjs op,
-  // which runs faster on wasm than Math.exp does in a loop here.
+  // d/dx [x Φ(x)] = Φ(x) + x φ(x). Without SIMD, Φ comes from the same erf loop and φ's exp
+  // stays a tfjs op, which runs faster on wasm than Math.exp does in a loop here.
   gradFunc: (dy, saved) => ({
     x: () =>
       tf.tidy(() => {
         const x = saved[0]!;
+        if (x.dtype === "float32" && simdGradient()) {
+          return tf.engine().runKernel(GELU_GRADIENT_KERNEL, { x, dy: dy as Tensor }) as Tensor;
+        }
         const cdf = tf.engine().runKernel(NORMAL_CDF_KERNEL, { x }) as Tensor;
         const density = tf.mul(tf.exp(tf.mul(tf.square(x), -0.5)), INV_SQRT_2PI);
         return tf.mul(dy as Tensor, tf.add(cdf, tf.mul(x, density)));

@@ -4,6 +4,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
+import { frozenLayerNorm, isFrozen } from "./lean_ops.ts";
 
 /**
  * Normalises `x` over its last axis and applies the affine `weight` and `bias`. SAM's encoder and
@@ -18,6 +19,8 @@ import { type Tensor, tf } from "../backend/tf.ts";
  * ```
  */
 export function layerNorm(x: Tensor, weight: Tensor, bias: Tensor, eps: number): Tensor {
+  // Frozen (the encoder's, under PEFT): the backward pass keeps only x.
+  if (isFrozen(weight) && isFrozen(bias)) return frozenLayerNorm(x, weight, bias, eps);
   return tf.tidy(() => {
     const axis = x.shape.length - 1;
     const { mean, variance } = tf.moments(x, axis, true);

@@ -4,6 +4,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
+import { frozenLinear, isFrozen } from "./lean_ops.ts";
 import { matMul } from "./matmul.ts";
 
 /**
@@ -18,6 +19,8 @@ import { matMul } from "./matmul.ts";
  * ```
  */
 export function linear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
+  // A frozen layer (the encoder's, under PEFT) keeps nothing for the backward pass.
+  if (isFrozen(weight) && isFrozen(bias)) return frozenLinear(x, weight, bias);
   return tf.tidy(() => {
     const inFeatures = x.shape[x.shape.length - 1]!;
     const outFeatures = weight.shape[0]!;

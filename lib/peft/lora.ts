@@ -94,7 +94,8 @@ export function loraDelta(
     const s = typeof scale === "number"
       ? scale
       : repeatPerWindow(scale, windowsPerImage).reshape([-1, 1, 1]); // [N, 1, 1]
-    const update = (a: Tensor, b: Tensor) => tf.mul(linear(linear(tokens, a), b), s); // [N,T,D]
+    // The scale multiplies the rank-r projection [N, T, r], D/r times smaller than the update.
+    const update = (a: Tensor, b: Tensor) => linear(tf.mul(linear(tokens, a), s), b); // [N,T,D]
     return { query: update(lora.query_a, lora.query_b), value: update(lora.value_a, lora.value_b) };
   });
 }

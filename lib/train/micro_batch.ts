@@ -30,6 +30,7 @@ import {
   type LossWeights,
   segmentationLoss,
 } from "./loss.ts";
+import type { StageTiming } from "./staged_gradients.ts";
 import { stepGradients } from "./step_gradients.ts";
 import type { TrainableModel } from "./trainable.ts";
 
@@ -45,6 +46,8 @@ export interface BatchGradientOptions {
   features?: Tensor;
   /** Called at each memory peak (each full tape), for sampling. */
   onTapeFull?: () => void;
+  /** When the gradients are taken stage by stage: each stage's times, for profiling. */
+  onStageTimed?: (timing: StageTiming) => void;
 }
 
 /**
@@ -71,7 +74,11 @@ export function batchGradients(
     throw new RangeError(`Micro-batch must be a positive integer, got ${microBatch}`);
   }
   const step = options.step ?? 0;
-  const common = { onTapeFull: options.onTapeFull, features: options.features };
+  const common = {
+    onTapeFull: options.onTapeFull,
+    onStageTimed: options.onStageTimed,
+    features: options.features,
+  };
   if (microBatch >= batch) {
     return stepGradients(
       model,
@@ -133,6 +140,7 @@ export function batchGradients(
         // its share of them.
         const result = stepGradients(model, part.images, surrogate, variables, step, {
           onTapeFull: options.onTapeFull,
+          onStageTimed: options.onStageTimed,
           features: part.features,
           consistencyShare: part.images.shape[0] / batch,
         });

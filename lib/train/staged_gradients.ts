@@ -8,7 +8,7 @@
  * pass runs untaped, keeping only each stage's input; the backward pass then walks the stages
  * from the last to the first, re-running one stage under the tape, taking its gradients and
  * dropping its tape before the next. The price is one more forward pass of every stage but the
- * last.
+ * last; where memory allows, the last few stages ("the tail") run once under one tape instead.
  *
  * @module
  */
@@ -36,6 +36,36 @@ export interface StagedGradientOptions {
    * moments of highest memory, for sampling.
    */
   onTapeFull?: (stage: number) => void;
+  /**
+   * Called once per stage after its backward pass with the milliseconds it took, for profiling.
+   * On asynchronous backends (webgpu) these are the times to queue the work, not to do it.
+   */
+  onStageTimed?: (timing: StageTiming) => void;
+  /**
+   * How many stages at the end of the chain run once, under one tape kept from the forward pass
+   * (the "tail"): they skip their repeated forward pass, and the tail's tapes are alive at once.
+   * Default 1 (only the last stage); the whole chain makes it one `tf.variableGrads`.
+   */
+  tapedTail?: number;
+}
+
+/**
+ * Where one stage's time went in {@link stagedGradients}; for the taped tail, the times of all
+ * its stages together.
+ */
+export interface StageTiming {
+  /** The (first) stage. */
+  stage: number;
+  /** The last stage timed here: `stage`, or the chain's last for the taped tail. */
+  through: number;
+  /** The untaped forward pass (0 for the tail, which runs only under the tape). */
+  forwardMs: number;
+  /** The forward pass under the tape (again, before the tail). */
+  tapedForwardMs: number;
+  /** The backward pass through the tape, with the gradient sums. */
+  backwardMs: number;
+  /** Tensor bytes the tape held when complete (what it saved, and the output). */
+  tapeBytes: number;
 }
 
 /**
@@ -43,7 +73,8 @@ export interface StagedGradientOptions {
  * `variables`, equal (up to float rounding) to `tf.variableGrads` of the composed function.
  *
  * Memory: every stage's input plus one stage's tape, instead of every stage's tape. Time: one
- * more forward pass of every stage but the last. Each stage must compute the same thing when it
+ * more forward pass of every stage but the last. With `tapedTail` t, the last t stages skip that
+ * repetition and keep their tapes together (memory: t tapes). Each stage must compute the same thing when it
  * runs twice (no randomness, nothing recorded that would be counted twice) and may use any of
  * `variables`; a variable used by several stages gets the sum of its gradients. No gradient is
  * computed for `input` itself.
@@ -73,6 +104,12 @@ export function stagedGradients(
     throw new RangeError("stagedGradients() needs at least one trainable variable");
   }
   const last = stages.length - 1;
+  const tail = options.tapedTail ?? 1;
+  if (!Number.isInteger(tail) || tail < 1) {
+    throw new RangeError(`stagedGradients(): tapedTail must be a positive integer, got ${tail}`);
+  }
+  // The tail (the last `tail` stages) runs once, under one tape; every stage before it twice.
+  const first = Math.max(0, stages.length - tail);
   // inputs[i] is stage i's input; inputs[0] is the caller's.
   const inputs: Tensor[] = [input];
   const sums = new Map<Variable, Tensor>();
@@ -80,17 +117,30 @@ export function stagedGradients(
   let dy: Tensor | undefined;
   try {
     // Forward, untaped: each stage's tidy scope frees its intermediates at once.
-    for (let i = 0; i < last; i++) {
+    const forwardMs: number[] = [];
+    for (let i = 0; i < first; i++) {
       const x = inputs[i]!;
+      const begin = performance.now();
       inputs.push(tf.tidy(() => stages[i]!(x)));
+      forwardMs.push(performance.now() - begin);
     }
-    // Backward, one taped stage at a time.
-    for (let i = last; i >= 0; i--) {
+    // Backward, one taped segment at a time: the tail, then each earlier stage alone.
+    for (let i = first, through = last; i >= 0; through = i - 1, i--) {
       const x = inputs[i]!;
       const xs = i > 0 ? [x, ...trainable] : trainable;
+      const begin = performance.now();
+      let taped = begin;
+      let bytesBefore = 0;
+      let tapeBytes = 0;
       const result = tf.engine().gradients(
         () => {
-          const y = stages[i]!(x);
+          bytesBefore = tf.memory().numBytes;
+          // The tail's intermediate outputs stay to the end of the gradient scope (some op of the
+          // next stage may have saved one for its backward pass).
+          let y = x;
+          for (let j = i; j <= through; j++) y = stages[j]!(y);
+          taped = performance.now();
+          tapeBytes = tf.memory().numBytes - bytesBefore;
           options.onTapeFull?.(i);
           return y;
         },
@@ -98,7 +148,7 @@ export function stagedGradients(
         dy,
         /* allowNoGradients: a stage may use none of the variables */ true,
       );
-      if (i === last) {
+      if (through === last) {
         value = result.value;
         if (value.rank !== 0) {
           tf.dispose(result.grads.filter((gradient) => gradient !== undefined));
@@ -127,6 +177,14 @@ export function stagedGradients(
         sums.set(variable, tf.add(previous, gradient));
         previous.dispose();
         gradient.dispose();
+      });
+      options.onStageTimed?.({
+        stage: i,
+        through,
+        forwardMs: forwardMs[i] ?? 0,
+        tapedForwardMs: taped - begin,
+        backwardMs: performance.now() - taped,
+        tapeBytes,
       });
       if (i > 0) {
         x.dispose();

@@ -6,7 +6,8 @@
  * @module
  */
 import { type Tensor, type Tensor4D, tf, type Variable } from "../backend/tf.ts";
-import { type Stage, stagedGradients } from "./staged_gradients.ts";
+import { type Stage, stagedGradients, type StageTiming } from "./staged_gradients.ts";
+import { tapedTailFor, tensorMemoryLimit } from "./tape_budget.ts";
 
 /**
  * `forward` cut in two where the gradient stops: a frozen front that no trainable variable
@@ -89,7 +90,18 @@ export interface ModelGradientOptions {
    * model with a frozen split; the caller keeps ownership.
    */
   features?: Tensor;
+  /** When the gradients are taken stage by stage: each stage's times, for profiling. */
+  onStageTimed?: (timing: StageTiming) => void;
+  /**
+   * When the gradients are taken stage by stage: how many final stages run once under one tape
+   * (see `stagedGradients`). Default: as many as the backend's memory holds, from what the
+   * model's first step at this input shape measured (that step keeps one tape at a time).
+   */
+  tapedTail?: number;
 }
+
+/** Per model and input shape: the taped tail its measured first step allows. */
+const tapedTails = new WeakMap<TrainableModel<unknown>, Map<string, number>>();
 
 /**
  * The loss of `model` on `images` and its gradients, keyed like `tf.variableGrads` (by the
@@ -119,13 +131,36 @@ export function modelGradients<Out = Tensor4D>(
   const stages = split ? undefined : model.stages?.();
   if (stages) {
     const head = stages.at(-1)!;
-    return stagedGradients(
-      // The last stage returns `Out` (a Tensor, or a head's several tensors).
-      [...stages.slice(0, -1), (x) => tf.tidy(() => loss(head(x) as unknown as Out))],
+    const shape = images.shape.join("x");
+    const known = options.tapedTail ?? tapedTails.get(model)?.get(shape);
+    const limit = known === undefined ? tensorMemoryLimit() : undefined;
+    const tapeBytes = new Array<number>(stages.length).fill(NaN);
+    let peakBytes = 0;
+    const result = stagedGradients(
+      [
+        ...stages.slice(0, -1), // The last stage returns `Out` (a Tensor, or a head's several tensors).
+        (x) => tf.tidy(() => loss(head(x) as unknown as Out)),
+      ],
       images,
       variables,
-      { onTapeFull: options.onTapeFull },
+      {
+        tapedTail: known ?? 1,
+        onTapeFull: () => {
+          peakBytes = Math.max(peakBytes, tf.memory().numBytes);
+          options.onTapeFull?.();
+        },
+        onStageTimed: (timing) => {
+          tapeBytes[timing.stage] = timing.tapeBytes;
+          options.onStageTimed?.(timing);
+        },
+      },
     );
+    if (known === undefined) {
+      const tail = limit === undefined ? 1 : tapedTailFor({ tapeBytes, peakBytes }, limit);
+      const byShape = tapedTails.get(model) ?? new Map<string, number>();
+      tapedTails.set(model, byShape.set(shape, tail));
+    }
+    return result;
   }
   // The frozen front runs before the tape starts: everything tf.variableGrads runs is taped
   // and its saved activations live until the backward pass, even where no gradient can flow.

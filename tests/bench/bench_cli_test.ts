@@ -103,3 +103,14 @@ Deno.test("mopeft bench gives one-line usage errors with exit code 2", async () 
     assertOneLineError(await runCli([...FAST, ...extra]), 2, pattern);
   }
 });
+
+Deno.test("mopeft bench --profile adds each method's kernel and stage times", async () => {
+  const result = await runCli([...FAST, "--methods", "lora", "--no-torch", "--profile"]);
+  assertEquals(result.code, 0, result.stderr);
+  const [lora] = JSON.parse(result.stdout).methods;
+  const profile = lora.profile;
+  assertEquals(profile.kernels.some((k: { kernel: string }) => k.kernel === "BatchMatMul"), true);
+  assertEquals(profile.kernelMs <= profile.stepMs, true);
+  // After the warm-up step measured the tapes, the tiny model's chain runs under one tape.
+  assertEquals(profile.stages.map((s: { stage: string }) => s.stage), ["embed .. head"]);
+});

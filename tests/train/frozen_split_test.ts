@@ -79,6 +79,8 @@ Deno.test("decoder-only training: untaped encoder, same numbers as the taped for
   }
   // Measured on wasm, tiny SAM, batch 2: at the logits 1358 tensors / 13.9 MB taped, 832 /
   // 3.5 MB untaped; peak 31.3 MB taped, 20.8 MB untaped (the decoder's backward pass sets it).
+  // Since the encoder's frozen layers keep less for backward (lib/nn/lean_ops.ts), its tape is
+  // smaller: 7.2 MB taped against 3.2 MB untaped at the logits, peak 24.1 MB against 20.1 MB.
   console.log(`peak above start: taped ${taped.peak} B, untaped ${untaped.peak} B`);
   console.log(
     `alive at the logits: taped ${JSON.stringify(taped.atLogits)}, untaped ${
@@ -86,11 +88,11 @@ Deno.test("decoder-only training: untaped encoder, same numbers as the taped for
     }`,
   );
   assert(
-    untaped.atLogits.bytes < 0.3 * taped.atLogits.bytes,
+    untaped.atLogits.bytes < 0.5 * taped.atLogits.bytes,
     `at the logits ${untaped.atLogits.bytes} B vs ${taped.atLogits.bytes} B taped`,
   );
   assert(untaped.atLogits.tensors < taped.atLogits.tensors);
-  assert(untaped.peak < 0.75 * taped.peak, `peak ${untaped.peak} B vs ${taped.peak} B taped`);
+  assert(untaped.peak < 0.9 * taped.peak, `peak ${untaped.peak} B vs ${taped.peak} B taped`);
   untapedModel.dispose();
   tapedModel.dispose();
   sam.dispose();

@@ -35,6 +35,13 @@ Deno.test("staged gradients of a hand-checked chain: shared variables summed, un
     (t) => tf.sum(tf.mul(t, u)),
   ];
   const { value, grads } = stagedGradients(stages, x, [w, u, unused, frozen]);
+  // The last two stages under one tape: the same numbers.
+  const tail = stagedGradients(stages, x, [w, u], { tapedTail: 2 });
+  assertEquals(await tail.value.data(), new Float32Array([-9]));
+  assertEquals(await tail.grads[w.name]!.data(), new Float32Array([-6]));
+  assertEquals(await tail.grads[u.name]!.data(), new Float32Array([9, 18]));
+  tf.dispose([tail.value, ...Object.values(tail.grads)]);
+  throws(() => stagedGradients(stages, x, [w], { tapedTail: 0 }), /tapedTail/);
   assertEquals(await value.data(), new Float32Array([-9]));
   assertEquals(Object.keys(grads).sort(), [u.name, w.name].sort());
   assertEquals(await grads[w.name]!.data(), new Float32Array([-6]));
@@ -88,28 +95,32 @@ for (const backend of ["wasm", "cpu"] as const) {
         () => segmentationLoss(model.forward(images), labels),
         variables,
       );
-      const staged = stagedGradients(lossStages(model, labels), images, variables);
-      // The last stage's input was computed untaped with the same operations: the same loss.
-      assertEquals(await staged.value.data(), await plain.value.data());
-      assertEquals(Object.keys(staged.grads).sort(), Object.keys(plain.grads).sort());
-      assertEquals(Object.keys(plain.grads).length, variables.length);
-      let worst = 0;
-      for (const [name, gradient] of Object.entries(plain.grads)) {
-        const expected = await gradient!.data() as Float32Array;
-        const actual = await staged.grads[name]!.data() as Float32Array;
-        const scale = expected.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
-        assert(scale > 0, `"${name}" has an all-zero gradient`);
-        const relative = maxAbsDiff(actual, expected) / scale;
-        worst = Math.max(worst, relative);
-        assert(relative <= 1e-5, `"${name}": relative difference ${relative}`);
+      const stages = lossStages(model, labels);
+      // One stage taped at a time, the last three under one tape, and the whole chain at once.
+      for (const tapedTail of [1, 3, stages.length]) {
+        const staged = stagedGradients(stages, images, variables, { tapedTail });
+        // The last stage's input was computed untaped with the same operations: the same loss.
+        assertEquals(await staged.value.data(), await plain.value.data());
+        assertEquals(Object.keys(staged.grads).sort(), Object.keys(plain.grads).sort());
+        assertEquals(Object.keys(plain.grads).length, variables.length);
+        let worst = 0;
+        for (const [name, gradient] of Object.entries(plain.grads)) {
+          const expected = await gradient!.data() as Float32Array;
+          const actual = await staged.grads[name]!.data() as Float32Array;
+          const scale = expected.reduce((m, g) => Math.max(m, Math.abs(g)), 0);
+          assert(scale > 0, `"${name}" has an all-zero gradient`);
+          const relative = maxAbsDiff(actual, expected) / scale;
+          worst = Math.max(worst, relative);
+          assert(relative <= 1e-5, `"${name}", tail ${tapedTail}: relative difference ${relative}`);
+        }
+        console.log(
+          `${backend} ${method}, tail ${tapedTail}: worst relative difference ${
+            worst.toExponential(2)
+          }`,
+        );
+        tf.dispose([staged.value, ...Object.values(staged.grads)]);
       }
-      console.log(`${backend} ${method}: worst relative difference ${worst.toExponential(2)}`);
-      tf.dispose([
-        plain.value,
-        staged.value,
-        ...Object.values(plain.grads) as Tensor[],
-        ...Object.values(staged.grads),
-      ]);
+      tf.dispose([plain.value, ...Object.values(plain.grads) as Tensor[]]);
       tf.dispose([images, labels]);
       model.dispose();
     });
@@ -123,14 +134,14 @@ Deno.test("wasm: repeated staged gradients, and a stage that throws, leave no te
   const labels = randomLabels(SMALL_B_SIZE, 1, 3) as Tensor3D;
   const variables = [...model.trainableVariables().values()];
   const stages = lossStages(model, labels);
-  const once = () => {
-    const { value, grads } = stagedGradients(stages, images, variables);
+  const once = (tapedTail = 1) => {
+    const { value, grads } = stagedGradients(stages, images, variables, { tapedTail });
     tf.dispose([value, ...Object.values(grads)]);
   };
   // The first pass makes the encoder's kept relative-position constants.
   once();
   const before = tf.memory();
-  for (let i = 0; i < 3; i++) once();
+  for (const tail of [1, 1, 3, stages.length + 2]) once(tail);
   const after = tf.memory();
   assertEquals([after.numTensors, after.numBytes], [before.numTensors, before.numBytes]);
   // A failure in the backward walk (in the second block's stage, on its recomputation).

@@ -1,16 +1,15 @@
 /**
  * Benchmark of the streaming reader: tiles per second for a large JPEG and a large PNG, and the
  * peak resident memory while tiling a very large image (which must stay under 1 GiB: the reader
- * holds one decoded image plus the tiles in flight, never a whole split).
- *
- *     deno run -A bench/reader.ts
+ * holds one decoded image plus the tiles in flight, never a whole split). `mopeft bench --reader`
+ * runs it.
  *
  * @module
  */
 import sharp from "sharp";
-import { SegmentationReader } from "../lib/data/reader.ts";
-import { loadSplit } from "../lib/data/split.ts";
-import { resolveDataset } from "../lib/data/resolve.ts";
+import { SegmentationReader } from "../data/reader.ts";
+import { loadSplit } from "../data/split.ts";
+import { resolveDataset } from "../data/resolve.ts";
 
 /** Results of {@link benchReader}. */
 export interface ReaderBenchResult {
@@ -146,8 +145,4 @@ async function openReader(root: string, tileSize: number): Promise<SegmentationR
 
 function round(value: number): number {
   return Math.round(value * 100) / 100;
-}
-
-if (import.meta.main) {
-  console.log(JSON.stringify(await benchReader(), null, 2));
 }
