@@ -11,6 +11,7 @@ import type { RasterImage } from "../image/decode.ts";
 import type { DetectionImage, DetectionSplit } from "./detection_split.ts";
 import { objectsInTile } from "./detection_tiles.ts";
 import type { DetectionTile } from "./detection_tiles.ts";
+import { batchesOf } from "./batches.ts";
 import { prefetch } from "./prefetch.ts";
 import { epochOrder } from "./shuffle.ts";
 import type { SkippedFile } from "./split.ts";
@@ -117,22 +118,7 @@ export class DetectionReader {
 
   /** Tiles in batches of `batchSize` (the last may be smaller), the next read meanwhile. */
   batches(batchSize: number, epoch = 0): AsyncGenerator<DetectionTile[]> {
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(`Batch size must be a positive integer, got ${batchSize}`);
-    }
-    const tiles = this.tiles(epoch);
-    async function* group(): AsyncGenerator<DetectionTile[]> {
-      let batch: DetectionTile[] = [];
-      for await (const tile of tiles) {
-        batch.push(tile);
-        if (batch.length === batchSize) {
-          yield batch;
-          batch = [];
-        }
-      }
-      if (batch.length > 0) yield batch;
-    }
-    return prefetch(group(), 1);
+    return batchesOf(this.tiles(epoch), batchSize);
   }
 
   async *#decodeInOrder(epoch: number): AsyncGenerator<DetectionSample> {

@@ -13,6 +13,7 @@ import type { RasterImage } from "../image/decode.ts";
 import { readLabelPng } from "../image/label_png.ts";
 import { checkLabelValues } from "./label_values.ts";
 import type { ImageLabelPair } from "./pairing.ts";
+import { batchesOf } from "./batches.ts";
 import { prefetch } from "./prefetch.ts";
 import { epochOrder } from "./shuffle.ts";
 import type { DatasetSplit, SkippedFile } from "./split.ts";
@@ -150,22 +151,7 @@ export class SegmentationReader {
    * read while the caller computes on the current one.
    */
   batches(batchSize: number, epoch = 0): AsyncGenerator<SampleTile[]> {
-    if (!Number.isInteger(batchSize) || batchSize < 1) {
-      throw new RangeError(`Batch size must be a positive integer, got ${batchSize}`);
-    }
-    const tiles = this.tiles(epoch);
-    async function* group(): AsyncGenerator<SampleTile[]> {
-      let batch: SampleTile[] = [];
-      for await (const tile of tiles) {
-        batch.push(tile);
-        if (batch.length === batchSize) {
-          yield batch;
-          batch = [];
-        }
-      }
-      if (batch.length > 0) yield batch;
-    }
-    return prefetch(group(), 1);
+    return batchesOf(this.tiles(epoch), batchSize);
   }
 
   async *#decodeInOrder(epoch: number): AsyncGenerator<Sample> {
