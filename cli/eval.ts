@@ -80,7 +80,10 @@ export function registerEval(program: Command): void {
 }
 
 async function evalDetection(options: EvalOptions, run: OpenRun): Promise<void> {
-  const split = await loadTaskDetectionSplit(options, options.split);
+  const split = await loadTaskDetectionSplit(options, options.split, {
+    part: "heldOut",
+    seed: options.seed,
+  });
   const imageSize = run.base.weights.architecture.encoder.imageSize;
   const progress = createProgress({
     label: "eval",

@@ -74,7 +74,10 @@ export function registerInspectGates(program: Command): void {
       let reader: ImageSource;
       let dataset: { id: string; name: string; split: string; images: number };
       if (layoutTask(await dataLayout(options)) === "detection") {
-        const split = await loadTaskDetectionSplit(options, options.split);
+        const split = await loadTaskDetectionSplit(options, options.split, {
+          part: "heldOut",
+          seed: options.seed,
+        });
         reader = new DetectionReader(split, { size: imageSize, skipBad: options.skipBad });
         dataset = {
           id: split.source,

@@ -12,6 +12,7 @@ import {
   loadDetectionSplit,
 } from "../lib/data/detection_layout.ts";
 import type { DetectionSplit } from "../lib/data/detection_split.ts";
+import { splitHoldout } from "../lib/data/holdout.ts";
 import type { HeadConfig } from "../lib/decoder/head.ts";
 import { UsageError } from "./io.ts";
 
@@ -26,6 +27,8 @@ export interface TaskDataOptions {
   split?: string;
   images?: string;
   annotations?: string;
+  /** A seeded, image-level hold-out carved from the split (as for semantic data). */
+  holdout?: number;
 }
 
 /** Adds `--images` and `--annotations` (a COCO annotation file and its images folder). */
@@ -97,18 +100,30 @@ export function checkDatasetTask(
   throw new Error(`Cannot ${what} ${runKind} on "${where}": it is ${describeLayout(layout)}`);
 }
 
-/** Loads the detection split the options name (`--data DIR` or `--images` + `--annotations`). */
+/**
+ * Loads the detection split the options name (`--data DIR` or `--images` + `--annotations`); with
+ * `--holdout F` and a `part`, that part of a seeded image-level hold-out (the same images for the
+ * same seed, as `train` and `eval` need).
+ */
 export async function loadTaskDetectionSplit(
   options: TaskDataOptions,
   split: string | undefined,
+  holdout?: { part: "train" | "heldOut"; seed: number },
 ): Promise<DetectionSplit> {
   if (options.dataset !== undefined) {
     throw new UsageError("--dataset names a MESS (semantic) dataset; detection takes --data DIR");
   }
-  return await loadDetectionSplit({
+  const whole = await loadDetectionSplit({
     data: options.data,
     split,
     images: options.images,
     annotations: options.annotations,
   });
+  if (options.holdout === undefined || !holdout) return whole;
+  const parts = splitHoldout(whole.images, {
+    fraction: options.holdout,
+    seed: holdout.seed,
+    key: (image) => image.file,
+  });
+  return { ...whole, images: parts[holdout.part] };
 }

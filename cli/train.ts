@@ -173,9 +173,6 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       `cannot resume "${options.out}" with --task ${options.task}: it is a ${task} run`,
     );
   }
-  if (task === "detection" && options.holdout !== undefined) {
-    throw new UsageError("--holdout is for semantic runs (validate detection with --val-split)");
-  }
   const head: HeadConfig = resumed
     ? resumed.head ?? SEMANTIC_HEAD
     : task === "detection"
@@ -216,7 +213,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   const choice = await startBackend(options);
   // Everything that can fail on bad input happens before the run folder is touched.
   const detectionSplit = task === "detection"
-    ? await loadTaskDetectionSplit(options, options.split)
+    ? await loadTaskDetectionSplit(options, options.split, { part: "train", seed })
     : undefined;
   let trainSplit = detectionSplit
     ? undefined
@@ -224,8 +221,12 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       part: "train",
       seed,
     });
-  const detectionValidation = detectionSplit && options.valSplit
-    ? await loadTaskDetectionSplit(options, options.valSplit)
+  const detectionValidation = !detectionSplit
+    ? undefined
+    : options.valSplit
+    ? await loadTaskDetectionSplit({ ...options, holdout: undefined }, options.valSplit)
+    : options.holdout !== undefined && options.valEvery
+    ? await loadTaskDetectionSplit(options, options.split, { part: "heldOut", seed })
     : undefined;
   let validationSplit = !trainSplit
     ? undefined

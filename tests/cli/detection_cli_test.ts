@@ -47,6 +47,32 @@ const trainArgs = (out: string, steps: number, extra: string[] = []) => [
   ...extra,
 ];
 
+Deno.test("detection: --holdout trains on part of a split, validates on the rest, and eval scores that rest", async () => {
+  const out = `${work}/holdout`;
+  const result = await json(
+    trainArgs(out, 2, ["--method", "decoder", "--split", "train", "--holdout", "0.25"]),
+  );
+  assertEquals(result.task, "detection");
+  const scores = await json([
+    "eval",
+    ...common,
+    "--peft",
+    out,
+    "--data",
+    data,
+    "--split",
+    "train",
+    "--holdout",
+    "0.25",
+    "--seed",
+    "3",
+  ]);
+  // 8 training images: 2 held out for evaluation, 6 trained on.
+  assertEquals(scores.images, 2);
+  const whole = await json(["eval", ...common, "--peft", out, "--data", data, "--split", "train"]);
+  assertEquals(whole.images, 8);
+});
+
 Deno.test("detection: the run records its task; a stopped run resumes to the weights of a straight one", async () => {
   const straight = await json(trainArgs(`${work}/straight`, 4, ["--method", "mopeft"]));
   assertEquals(straight.task, "detection");
