@@ -26,6 +26,15 @@ export async function runCli(args: string[], env: Record<string, string> = {}): 
   return { code, stdout: decoder.decode(stdout), stderr: decoder.decode(stderr) };
 }
 
+/** Runs a command that must succeed and returns the JSON it printed. */
+export async function runCliJson(args: string[]): Promise<Record<string, unknown>> {
+  const result = await runCli(args);
+  if (result.code !== 0) {
+    throw new Error(`mopeft ${args[0]} failed (${result.code}): ${result.stderr}`);
+  }
+  return JSON.parse(result.stdout);
+}
+
 /**
  * Throws unless `result` failed with `code` and exactly one error line (progress lines aside)
  * matching `pattern`, with no stack trace.

@@ -10,7 +10,7 @@ import {
   TINY_SIZE,
 } from "../../lib/encoder/random_checkpoint.ts";
 import { readSafetensors, writeSafetensors } from "../../lib/io/safetensors.ts";
-import { assertOneLineError, runCli } from "../_cli.ts";
+import { assertOneLineError, runCli, runCliJson } from "../_cli.ts";
 
 const data = new URL("../../fixtures/detection", import.meta.url).pathname;
 const semanticData = new URL("../../fixtures/mess/synthetic", import.meta.url).pathname;
@@ -19,13 +19,7 @@ const checkpoint = `${work}/sam_tiny.safetensors`;
 await writeSafetensors(checkpoint, randomSamTensors(architectureOf(TINY_SIZE), 7));
 const common = ["--checkpoint", checkpoint, "--quiet"];
 
-async function json(args: string[]): Promise<Record<string, unknown>> {
-  const result = await runCli(args);
-  if (result.code !== 0) {
-    throw new Error(`mopeft ${args[0]} failed (${result.code}): ${result.stderr}`);
-  }
-  return JSON.parse(result.stdout);
-}
+const json = runCliJson;
 
 const trainArgs = (out: string, steps: number, extra: string[] = []) => [
   "train",

@@ -9,20 +9,14 @@ import {
   TINY_SIZE,
 } from "../../lib/encoder/random_checkpoint.ts";
 import { readSafetensors, writeSafetensors } from "../../lib/io/safetensors.ts";
-import { assertOneLineError, runCli } from "../_cli.ts";
+import { assertOneLineError, runCli, runCliJson } from "../_cli.ts";
 
 const data = new URL("../../fixtures/mess/synthetic", import.meta.url).pathname;
 const work = await Deno.makeTempDir({ prefix: "mopeft_mosa_cli_" });
 const checkpoint = `${work}/sam_tiny.safetensors`;
 await writeSafetensors(checkpoint, randomSamTensors(architectureOf(TINY_SIZE), 7));
 
-async function json(args: string[]): Promise<Record<string, unknown>> {
-  const result = await runCli(args);
-  if (result.code !== 0) {
-    throw new Error(`mopeft ${args[0]} failed (${result.code}): ${result.stderr}`);
-  }
-  return JSON.parse(result.stdout);
-}
+const json = runCliJson;
 
 Deno.test("train --method mosa records its rules and stores one plain adapter per block", async () => {
   const out = `${work}/mosa`;
