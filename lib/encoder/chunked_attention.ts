@@ -22,6 +22,7 @@
  */
 import { type Tensor, tf } from "../backend/tf.ts";
 import { matMul } from "../nn/matmul.ts";
+import { biasedSoftmax, biasedSoftmaxBackward } from "./biased_softmax.ts";
 import { relativeBiases } from "./relative_position.ts";
 
 /**
@@ -225,22 +226,7 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
 
   /** Softmax probabilities of one query block, `[r, L+T]`, from scaled queries `[r, hd]`. */
   function probabilities(scaledQ: Tensor, biasH: Tensor, biasW: Tensor, keysT: Tensor): Tensor {
-    const r = scaledQ.shape[0]!;
-    let logits = matMul(scaledQ, keysT); // [r, L+T]
-    let spatial = logits;
-    let prefix: Tensor | undefined;
-    if (hasPrefix) {
-      const total = keysT.shape[1]!;
-      const parts = tf.split(logits, [total - h * w, h * w], 1); // [r, L], [r, T]
-      prefix = parts[0]!;
-      spatial = parts[1]!;
-    }
-    spatial = tf.add(
-      tf.add(spatial.reshape([r, h, w]), biasH.reshape([r, h, 1])),
-      biasW.reshape([r, 1, w]),
-    ).reshape([r, h * w]); // [r, T]
-    logits = prefix ? tf.concat([prefix, spatial], 1) : spatial;
-    return tf.softmax(logits); // [r, L+T]
+    return biasedSoftmax(matMul(scaledQ, keysT), biasH, biasW, [h, w]); // [r, L+T]
   }
 
   function forward(inputs: Tensor[]): Tensor {
@@ -309,15 +295,14 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
             const p = probabilities(qBlock, rows(bh, start, r), rows(bw, start, r), keysT);
             const dP = matMul(dOBlock, valuesT); // [r, hd] @ [hd, L+T] -> [r, L+T]
             const delta = tf.sum(tf.mul(dOBlock, rows(o, start, r)), 1, true); // [r, 1]
-            const dS = tf.mul(p, tf.sub(dP, delta)); // [r, L+T]
-            const spatial = (hasPrefix ? dS.slice([0, keys.shape[0]! - tokens], [r, tokens]) : dS)
-              .reshape([r, h, w]);
+            // dS [r, L+T], and its spatial sums over key columns [r, h] and key rows [r, w].
+            const [dS, dbh, dbw] = biasedSoftmaxBackward(p, dP, delta, [h, w]);
             return [
               tf.add(dKeys, matMul(dS, qBlock, true)), // [L+T, r] @ [r, hd]
               tf.add(dValues, matMul(p, dOBlock, true)), // [L+T, r] @ [r, hd]
               tf.mul(matMul(dS, keys), scale), // [r, L+T] @ [L+T, hd] -> [r, hd]
-              tf.sum(spatial, 2), // [r, h]
-              tf.sum(spatial, 1), // [r, w]
+              dbh,
+              dbw,
             ];
           });
           tf.dispose([dKeys, dValues]);

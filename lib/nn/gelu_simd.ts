@@ -20,6 +20,8 @@ export interface GeluSimd {
   geluGradient(x: number, dy: number, out: number, count: number): void;
 }
 
+import { Code, expNonPositive, OP, SIMD, type SimdFunction, simdModuleBytes } from "./wasm_code.ts";
+
 // The erf coefficients of gelu.ts (Eigen's and XLA's float32 rational approximation on [-4, 4]).
 const ERF_P = [
   -2.72614225801306e-10,
@@ -37,192 +39,57 @@ const ERF_Q = [
   -7.37332916720468e-03,
   -1.42647390514189e-02,
 ];
-// Cephes expf: exp(t) = 2^n exp(r), r = t - n ln 2 in [-ln2/2, ln2/2], ln 2 split in two parts.
-const LN2_HI = 0.693359375;
-const LN2_LO = -2.12194440e-4;
-const EXP_P = [
-  1.9875691500e-4,
-  1.3981999507e-3,
-  8.3334519073e-3,
-  4.1665795894e-2,
-  1.6666665459e-1,
-  5.0000001201e-1,
-];
-
-// Opcodes (WebAssembly core and SIMD).
-const OP = {
-  block: 0x02,
-  loop: 0x03,
-  br: 0x0c,
-  brIf: 0x0d,
-  end: 0x0b,
-  localGet: 0x20,
-  localSet: 0x21,
-  localTee: 0x22,
-  i32Const: 0x41,
-  i32GeU: 0x4f,
-  i32Add: 0x6a,
-};
-const SIMD = {
-  load: 0x00,
-  store: 0x0b,
-  const: 0x0c,
-  i32x4Shl: 0xab,
-  i32x4Add: 0xae,
-  f32x4Nearest: 0x6a,
-  f32x4Add: 0xe4,
-  f32x4Sub: 0xe5,
-  f32x4Mul: 0xe6,
-  f32x4Div: 0xe7,
-  f32x4Min: 0xe8,
-  f32x4Max: 0xe9,
-  i32x4TruncSatF32x4S: 0xf8,
-};
-const V128 = 0x7b;
-const I32 = 0x7f;
-
-function uleb(value: number): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value !== 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value !== 0);
-  return bytes;
-}
-
-function sleb(value: number): number[] {
-  const bytes: number[] = [];
-  while (true) {
-    const byte = value & 0x7f;
-    value >>= 7;
-    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
-      bytes.push(byte);
-      return bytes;
-    }
-    bytes.push(byte | 0x80);
-  }
-}
-
-/** An instruction stream with the few helpers the two loops need. */
-class Code {
-  bytes: number[] = [];
-  op(...bytes: number[]): this {
-    this.bytes.push(...bytes);
-    return this;
-  }
-  simd(opcode: number, ...immediates: number[]): this {
-    return this.op(0xfd, ...uleb(opcode), ...immediates);
-  }
-  get(local: number): this {
-    return this.op(OP.localGet, ...uleb(local));
-  }
-  set(local: number): this {
-    return this.op(OP.localSet, ...uleb(local));
-  }
-  tee(local: number): this {
-    return this.op(OP.localTee, ...uleb(local));
-  }
-  /** Four copies of a float32. */
-  f32x4(value: number): this {
-    const lane = new Uint8Array(new Float32Array([value]).buffer);
-    return this.simd(SIMD.const, ...lane, ...lane, ...lane, ...lane);
-  }
-  /** Four copies of an int32. */
-  i32x4(value: number): this {
-    const lane = new Uint8Array(new Int32Array([value]).buffer);
-    return this.simd(SIMD.const, ...lane, ...lane, ...lane, ...lane);
-  }
-  /** v128 at `base + offset` (locals), 4-byte aligned. */
-  load(base: number, offset: number): this {
-    return this.get(base).get(offset).op(OP.i32Add).simd(SIMD.load, 2, 0);
-  }
-  mul(): this {
-    return this.simd(SIMD.f32x4Mul);
-  }
-  add(): this {
-    return this.simd(SIMD.f32x4Add);
-  }
-  /** Horner's rule in local `x` with the coefficients, highest power first; leaves the value. */
-  horner(x: number, coefficients: readonly number[]): this {
-    this.f32x4(coefficients[0]!);
-    for (const c of coefficients.slice(1)) this.get(x).mul().f32x4(c).add();
-    return this;
-  }
-}
-
 /**
  * Leaves Φ(v) = 0.5 + 0.5 erf(v / √2) for the v128 in local `v`, using locals `t` and `t2`.
  */
 function normalCdf(code: Code, v: number, t: number, t2: number): void {
   code.get(v).f32x4(Math.SQRT1_2).mul()
-    .f32x4(-4).simd(SIMD.f32x4Max).f32x4(4).simd(SIMD.f32x4Min).tee(t)
+    .f32x4(-4).simd(SIMD.f32x4Pmax).f32x4(4).simd(SIMD.f32x4Pmin).tee(t)
     .get(t).mul().set(t2);
   code.get(t).horner(t2, ERF_P).mul(); // t p(t²)
   code.horner(t2, ERF_Q).simd(SIMD.f32x4Div); // erf
   code.f32x4(0.5).mul().f32x4(0.5).add();
 }
 
-/** Leaves exp(t) for the v128 in local `t` (t ≤ 0, clamped at -87), using locals `n`, `r`. */
-function expNonPositive(code: Code, t: number, n: number, r: number): void {
-  code.get(t).f32x4(-87).simd(SIMD.f32x4Max).set(t);
-  code.get(t).f32x4(Math.LOG2E).mul().simd(SIMD.f32x4Nearest).set(n);
-  code.get(t).get(n).f32x4(LN2_HI).mul().simd(SIMD.f32x4Sub)
-    .get(n).f32x4(LN2_LO).mul().simd(SIMD.f32x4Sub).set(r);
-  // y = p(r) r² + r + 1
-  code.horner(r, EXP_P).get(r).mul().get(r).mul().get(r).add().f32x4(1).add();
-  // 2^n from the exponent bits: (n + 127) << 23.
-  code.get(n).simd(SIMD.i32x4TruncSatF32x4S).i32x4(127).simd(SIMD.i32x4Add)
-    .op(OP.i32Const, ...sleb(23)).simd(SIMD.i32x4Shl).mul();
-}
-
 /**
- * One function looping `i` over `bytes` (its last parameter) in steps of 16, with `body` writing
- * the value to store at `out + i` (parameter `outParam`).
+ * One function looping `i` over `bytes` (its last parameter) in steps of 16, with `body` leaving
+ * the value to store at `out + i` (parameter `outParam`); v128 locals follow `i`.
  */
 function loopFunction(
+  name: string,
   params: number,
   outParam: number,
   v128Locals: number,
   body: (code: Code, i: number, firstV128: number) => void,
-): number[] {
+): SimdFunction {
   const bytesParam = params - 1;
   const i = params; // i32 local
   const firstV128 = params + 1;
-  const code = new Code();
-  code.op(OP.block, 0x40, OP.loop, 0x40);
-  code.get(i).get(bytesParam).op(OP.i32GeU, OP.brIf, 1);
-  code.get(outParam).get(i).op(OP.i32Add);
-  body(code, i, firstV128);
-  code.simd(SIMD.store, 2, 0);
-  code.get(i).op(OP.i32Const, ...sleb(16), OP.i32Add).set(i);
-  code.op(OP.br, 0, OP.end, OP.end, OP.end);
-  const locals = [...uleb(2), 1, I32, ...uleb(v128Locals), V128];
-  const fn = [...locals, ...code.bytes];
-  return [...uleb(fn.length), ...fn];
-}
-
-function section(id: number, content: number[]): number[] {
-  return [id, ...uleb(content.length), ...content];
-}
-
-function name(text: string): number[] {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...uleb(bytes.length), ...bytes];
+  const code = new Code(firstV128 + v128Locals).forRange(
+    i,
+    (c) => c.i32(0),
+    (c) => c.get(bytesParam),
+    16,
+    (c) => {
+      c.get(outParam).get(i).op(OP.i32Add);
+      body(c, i, firstV128);
+      c.storeV();
+    },
+  );
+  return { name, params, locals: { i32: 1, v128: v128Locals }, code };
 }
 
 /** The module's bytes: imports `env.memory`, exports `gelu` and `gelu_gradient`. */
 export function geluSimdModuleBytes(): Uint8Array<ArrayBuffer> {
   // gelu(x, out, bytes): locals i, then v, t, t2.
-  const gelu = loopFunction(3, 1, 3, (code, i, first) => {
+  const gelu = loopFunction("gelu", 3, 1, 3, (code, i, first) => {
     const [v, t, t2] = [first, first + 1, first + 2];
     code.load(0, i).set(v);
     normalCdf(code, v, t, t2);
     code.get(v).mul();
   });
   // gelu_gradient(x, dy, out, bytes): locals i, then v, t, t2, n, r.
-  const gradient = loopFunction(4, 2, 5, (code, i, first) => {
+  const gradient = loopFunction("gelu_gradient", 4, 2, 5, (code, i, first) => {
     const [v, t, t2, n, r] = [first, first + 1, first + 2, first + 3, first + 4];
     code.load(0, i).set(v);
     normalCdf(code, v, t, t2); // Φ(v) on the stack
@@ -231,49 +98,7 @@ export function geluSimdModuleBytes(): Uint8Array<ArrayBuffer> {
     code.get(v).mul().f32x4(1 / Math.sqrt(2 * Math.PI)).mul().add(); // Φ + v φ
     code.load(1, i).mul();
   });
-  const types = [
-    ...uleb(2),
-    0x60,
-    3,
-    I32,
-    I32,
-    I32,
-    0,
-    0x60,
-    4,
-    I32,
-    I32,
-    I32,
-    I32,
-    0,
-  ];
-  const imports = [...uleb(1), ...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)];
-  const functions = [...uleb(2), 0, 1];
-  const exports = [
-    ...uleb(2),
-    ...name("gelu"),
-    0x00,
-    0,
-    ...name("gelu_gradient"),
-    0x00,
-    1,
-  ];
-  const code = [...uleb(2), ...gelu, ...gradient];
-  return new Uint8Array([
-    0x00,
-    0x61,
-    0x73,
-    0x6d,
-    0x01,
-    0x00,
-    0x00,
-    0x00,
-    ...section(1, types),
-    ...section(2, imports),
-    ...section(3, functions),
-    ...section(7, exports),
-    ...section(10, code),
-  ]);
+  return simdModuleBytes([gelu, gradient]);
 }
 
 /**

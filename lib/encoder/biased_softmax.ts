@@ -1,0 +1,173 @@
+/**
+ * The softmax of attention logits with SAM's decomposed relative-position biases added to their
+ * spatial part, and its backward step, as the chunked attention (`chunked_attention.ts`) takes
+ * them per block of query rows: one SIMD kernel each on the wasm backend
+ * (`attention_simd.ts`), tfjs ops elsewhere.
+ *
+ * @module
+ */
+import { type Tensor, tf } from "../backend/tf.ts";
+import { hostMemory, type TensorInfo } from "../backend/host_memory.ts";
+import { type AttentionSimd, attentionSimd } from "./attention_simd.ts";
+
+const FORWARD_KERNEL = "MopeftBiasedSoftmax";
+const BACKWARD_KERNEL = "MopeftBiasedSoftmaxBackward";
+
+/** tfjs-backend-wasm 4.22's emscripten module, where it keeps its heap. */
+interface WasmBackendHeap {
+  wasm?: { asm?: { memory?: WebAssembly.Memory } };
+}
+
+const simdByMemory = new WeakMap<WebAssembly.Memory, AttentionSimd | null>();
+
+function simdFor(backend: unknown): AttentionSimd | undefined {
+  const memory = (backend as WasmBackendHeap).wasm?.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  let simd = simdByMemory.get(memory);
+  if (simd === undefined) {
+    simd = attentionSimd(memory) ?? null;
+    simdByMemory.set(memory, simd);
+  }
+  return simd ?? undefined;
+}
+
+interface Layout {
+  h: number;
+  w: number;
+}
+
+function layoutOf(logits: { shape: number[] }, { h, w }: Layout) {
+  const [rows, total] = logits.shape as [number, number];
+  return { rows, prefix: total - h * w };
+}
+
+tf.registerKernel({
+  kernelName: FORWARD_KERNEL,
+  backendName: "wasm",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { logits, biasH, biasW } = inputs as unknown as Record<string, TensorInfo>;
+    const { h, w } = attrs as unknown as Layout;
+    const { rows, prefix } = layoutOf(logits!, { h, w });
+    const memory = hostMemory("wasm", backend);
+    const output = memory.allocate(logits!.shape);
+    // Views after the allocation: it may grow the heap.
+    const [x, bh, bw, out] = [
+      memory.read(logits!),
+      memory.read(biasH!),
+      memory.read(biasW!),
+      output.values(),
+    ];
+    simdFor(backend)!.biasedSoftmax(
+      x.byteOffset,
+      bh.byteOffset,
+      bw.byteOffset,
+      out.byteOffset,
+      rows,
+      prefix,
+      h,
+      w,
+    );
+    return output.info as ReturnType<tf.KernelFunc>;
+  },
+});
+
+tf.registerKernel({
+  kernelName: BACKWARD_KERNEL,
+  backendName: "wasm",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { p, dP, delta } = inputs as unknown as Record<string, TensorInfo>;
+    const { h, w } = attrs as unknown as Layout;
+    const { rows, prefix } = layoutOf(p!, { h, w });
+    const memory = hostMemory("wasm", backend);
+    const dS = memory.allocate(p!.shape);
+    const dBiasH = memory.allocate([rows, h]);
+    const dBiasW = memory.allocate([rows, w]);
+    const [ps, dps, deltas] = [memory.read(p!), memory.read(dP!), memory.read(delta!)];
+    simdFor(backend)!.softmaxBackward(
+      ps.byteOffset,
+      dps.byteOffset,
+      deltas.byteOffset,
+      dS.values().byteOffset,
+      dBiasH.values().byteOffset,
+      dBiasW.values().byteOffset,
+      rows,
+      prefix,
+      h,
+      w,
+    );
+    return [dS.info, dBiasH.info, dBiasW.info] as ReturnType<tf.KernelFunc>;
+  },
+});
+
+/** Whether the SIMD kernels serve float32 tensors on the active backend. */
+function simdActive(): boolean {
+  return tf.getBackend() === "wasm" && simdFor(tf.backend()) !== undefined;
+}
+
+/**
+ * `softmax([logits[:, :L], logits[:, L:] + biasH[:, ky] + biasW[:, kx]])` row by row: `logits`
+ * `[r, L + h·w]` (prefix logits first, then the spatial ones, key row-major), `biasH` `[r, h]`,
+ * `biasW` `[r, w]`. No gradient of its own: it serves custom-gradient code (see
+ * {@link biasedSoftmaxBackward}).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../backend/tf.ts";
+ * const p = biasedSoftmax(tf.zeros([1, 2]), tf.zeros([1, 1]), tf.tensor2d([[0, Math.log(3)]]), [1, 2]);
+ * p.arraySync(); // ≈ [[0.25, 0.75]]
+ * ```
+ */
+export function biasedSoftmax(
+  logits: Tensor,
+  biasH: Tensor,
+  biasW: Tensor,
+  [h, w]: [number, number],
+): Tensor {
+  if (simdActive() && logits.dtype === "float32") {
+    return tf.engine().runKernel(FORWARD_KERNEL, { logits, biasH, biasW }, { h, w }) as Tensor;
+  }
+  return tf.tidy(() => {
+    const { rows, prefix } = layoutOf(logits, { h, w });
+    const parts = prefix > 0 ? tf.split(logits, [prefix, h * w], 1) : [undefined, logits];
+    const spatial = tf.add(
+      tf.add(parts[1]!.reshape([rows, h, w]), biasH.reshape([rows, h, 1])),
+      biasW.reshape([rows, 1, w]),
+    ).reshape([rows, h * w]);
+    return tf.softmax(parts[0] ? tf.concat([parts[0], spatial], 1) : spatial);
+  });
+}
+
+/**
+ * The backward step of {@link biasedSoftmax} from its output `p` `[r, L + h·w]`, the gradient
+ * `dP` reaching `p`, and `delta` `[r, 1]` (Σ_j p dP per row, which attention computes more
+ * cheaply as Σ dO ⊙ O): `dS = p ⊙ (dP − delta)` (the logits' gradient) and the biases' gradients,
+ * dS's spatial part summed over key columns (`[r, h]`) and over key rows (`[r, w]`).
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../backend/tf.ts";
+ * const p = tf.tensor2d([[0.25, 0.75]]);
+ * const [dS] = biasedSoftmaxBackward(p, tf.tensor2d([[1, 0]]), tf.tensor2d([[0.25]]), [1, 2]);
+ * dS.arraySync(); // [[0.1875, -0.1875]]
+ * ```
+ */
+export function biasedSoftmaxBackward(
+  p: Tensor,
+  dP: Tensor,
+  delta: Tensor,
+  [h, w]: [number, number],
+): [Tensor, Tensor, Tensor] {
+  if (simdActive() && p.dtype === "float32") {
+    return tf.engine().runKernel(BACKWARD_KERNEL, { p, dP, delta }, { h, w }) as unknown as [
+      Tensor,
+      Tensor,
+      Tensor,
+    ];
+  }
+  return tf.tidy(() => {
+    const { rows, prefix } = layoutOf(p, { h, w });
+    const dS = tf.mul(p, tf.sub(dP, delta));
+    const spatial = (prefix > 0 ? dS.slice([0, prefix], [rows, h * w]) : dS).reshape([rows, h, w]);
+    return [dS, tf.sum(spatial, 2), tf.sum(spatial, 1)];
+  });
+}

@@ -1,0 +1,138 @@
+/**
+ * The chunked attention's SIMD loops (biased softmax and its backward step) against float64 by
+ * hand, for layouts that exercise every scalar tail (prefix lengths not a multiple of 4, key rows
+ * of 5 and 14), with large logits (the max shift) and on rows that span several.
+ */
+import { ok as assert } from "node:assert/strict";
+import { attentionSimd, attentionSimdModuleBytes } from "../../lib/encoder/attention_simd.ts";
+import { mulberry32 } from "../../lib/data/prng.ts";
+
+interface Case {
+  rows: number;
+  prefix: number;
+  h: number;
+  w: number;
+}
+
+const CASES: Case[] = [
+  { rows: 3, prefix: 0, h: 4, w: 8 },
+  { rows: 2, prefix: 3, h: 6, w: 5 },
+  { rows: 5, prefix: 10, h: 14, w: 14 },
+  { rows: 1, prefix: 1, h: 1, w: 1 },
+];
+
+/** float64 reference: softmax of the biased row, then dS and the biases' sums. */
+function reference(
+  logits: Float32Array,
+  biasH: Float32Array,
+  biasW: Float32Array,
+  dP: Float32Array,
+  delta: Float32Array,
+  { rows, prefix, h, w }: Case,
+) {
+  const total = prefix + h * w;
+  const p = new Float64Array(rows * total);
+  const dS = new Float64Array(rows * total);
+  const dBiasH = new Float64Array(rows * h);
+  const dBiasW = new Float64Array(rows * w);
+  for (let i = 0; i < rows; i++) {
+    const row = new Float64Array(total);
+    for (let j = 0; j < total; j++) {
+      row[j] = logits[i * total + j]!;
+      if (j >= prefix) {
+        const ky = Math.floor((j - prefix) / w);
+        const kx = (j - prefix) % w;
+        row[j]! += biasH[i * h + ky]! + biasW[i * w + kx]!;
+      }
+    }
+    const max = Math.max(...row);
+    let sum = 0;
+    for (let j = 0; j < total; j++) sum += Math.exp(row[j]! - max);
+    for (let j = 0; j < total; j++) {
+      const value = Math.exp(row[j]! - max) / sum;
+      p[i * total + j] = value;
+      const gradient = value * (dP[i * total + j]! - delta[i]!);
+      dS[i * total + j] = gradient;
+      if (j >= prefix) {
+        dBiasH[i * h + Math.floor((j - prefix) / w)]! += gradient;
+        dBiasW[i * w + (j - prefix) % w]! += gradient;
+      }
+    }
+  }
+  return { p, dS, dBiasH, dBiasW };
+}
+
+function maxDiff(a: Float32Array, b: Float64Array): number {
+  let worst = 0;
+  for (let i = 0; i < b.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!));
+  return worst;
+}
+
+Deno.test("SIMD biased softmax and its backward step equal float64 for any prefix and key grid", () => {
+  assert(WebAssembly.validate(attentionSimdModuleBytes()), "the assembled module is not valid");
+  const memory = new WebAssembly.Memory({ initial: 4 });
+  const simd = attentionSimd(memory);
+  assert(simd, "no WebAssembly SIMD");
+  const random = mulberry32(7);
+  for (const layout of CASES) {
+    const { rows, prefix, h, w } = layout;
+    const total = prefix + h * w;
+    // Consecutive regions of the heap, each at a 16-byte boundary.
+    let next = 0;
+    const region = (length: number) => {
+      const view = new Float32Array(memory.buffer, next, length);
+      next += Math.ceil(length / 4) * 16;
+      return view;
+    };
+    const logits = region(rows * total);
+    const biasH = region(rows * h);
+    const biasW = region(rows * w);
+    const p = region(rows * total);
+    const dP = region(rows * total);
+    const delta = region(rows);
+    const dS = region(rows * total);
+    const dBiasH = region(rows * h);
+    const dBiasW = region(rows * w).fill(NaN); // must be overwritten, not accumulated into
+    // Logits up to ±40 (the shift by the max matters), biases ±3, one very negative logit.
+    for (let i = 0; i < logits.length; i++) logits[i] = (random() - 0.5) * 80;
+    logits[0] = -1e4;
+    for (let i = 0; i < biasH.length; i++) biasH[i] = (random() - 0.5) * 6;
+    for (let i = 0; i < biasW.length; i++) biasW[i] = (random() - 0.5) * 6;
+    for (let i = 0; i < dP.length; i++) dP[i] = random() - 0.5;
+    for (let i = 0; i < delta.length; i++) delta[i] = random() - 0.5;
+    const want = reference(logits, biasH, biasW, dP, delta, layout);
+    simd.biasedSoftmax(
+      logits.byteOffset,
+      biasH.byteOffset,
+      biasW.byteOffset,
+      p.byteOffset,
+      rows,
+      prefix,
+      h,
+      w,
+    );
+    const label = JSON.stringify(layout);
+    assert(maxDiff(p, want.p) < 1e-6, `${label}: softmax off by ${maxDiff(p, want.p)}`);
+    for (let i = 0; i < rows; i++) {
+      const rowSum = p.subarray(i * total, (i + 1) * total).reduce((a, b) => a + b, 0);
+      assert(Math.abs(rowSum - 1) < 1e-5, `${label}: row ${i} sums to ${rowSum}`);
+    }
+    // The backward step from the reference probabilities, to test it alone.
+    p.set(want.p);
+    simd.softmaxBackward(
+      p.byteOffset,
+      dP.byteOffset,
+      delta.byteOffset,
+      dS.byteOffset,
+      dBiasH.byteOffset,
+      dBiasW.byteOffset,
+      rows,
+      prefix,
+      h,
+      w,
+    );
+    assert(maxDiff(dS, want.dS) < 1e-6, `${label}: dS off by ${maxDiff(dS, want.dS)}`);
+    assert(maxDiff(dBiasH, want.dBiasH) < 1e-5, `${label}: dBiasH off`);
+    assert(maxDiff(dBiasW, want.dBiasW) < 1e-5, `${label}: dBiasW off`);
+  }
+});
