@@ -33,6 +33,9 @@ export const OP = {
   f32Mul: 0x94,
   f32Div: 0x95,
   f32Max: 0x97,
+  f32Sqrt: 0x91,
+  f32ConvertI32U: 0xb3,
+  f32ReinterpretI32: 0xbe,
 } as const;
 
 /** Opcodes (after the 0xfd prefix) of the SIMD instructions used here. */
