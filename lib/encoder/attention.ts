@@ -19,7 +19,8 @@ import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts"
 import { matMul } from "../nn/matmul.ts";
 import { leanAdd, leanConcat, leanReshape } from "../nn/lean_ops.ts";
 import { linear } from "../nn/linear.ts";
-import { addRelativePosition } from "./relative_position.ts";
+import { relativeBiases } from "./relative_position.ts";
+import { biasedSoftmax } from "./biased_softmax.ts";
 import {
   attentionPathFor,
   chunkedAttention,
@@ -105,26 +106,31 @@ export function encoderAttention(
         : chunkedAttention(heads, { size: [h, w], queryBlock });
     } else {
       const scaled = tf.mul(q, 1 / Math.sqrt(headDim));
-      let logits = matMul(scaled, k, false, true); // [N, heads, T, T]
-      logits = leanReshape(
-        addRelativePosition(
-          leanReshape(logits, [n * numHeads, tokens, tokens]),
-          q.reshape([n * numHeads, tokens, headDim]),
-          weights.relPosH,
-          weights.relPosW,
+      const spatial = matMul(scaled, k, false, true); // [N, heads, T, T]
+      // Prefix logits first, without relative terms: [N, heads, T, L+T].
+      const logits = prefixKeys
+        ? leanConcat([matMul(scaled, prefixKeys, false, true), spatial], 3)
+        : spatial;
+      const total = logits.shape[3]!;
+      const rows = n * numHeads * tokens;
+      const [biasH, biasW] = relativeBiases(
+        q.reshape([n * numHeads, tokens, headDim]),
+        weights.relPosH,
+        weights.relPosW,
+        [h, w],
+      ); // [N*heads, T, h], [N*heads, T, w]
+      const probabilities = leanReshape(
+        biasedSoftmax(
+          leanReshape(logits, [rows, total]),
+          leanReshape(biasH, [rows, h]),
+          leanReshape(biasW, [rows, w]),
           [h, w],
         ),
-        [n, numHeads, tokens, tokens],
+        [n, numHeads, tokens, total],
       );
-      if (prefixKeys && prefixValues) {
-        const prefixLogits = matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
-        const probabilities = tf.softmax(leanConcat([prefixLogits, logits], 3)); // [N, heads, T, L+T]
-        // One product with the values stacked the same way, instead of splitting the
-        // probabilities (a strided copy of the largest tensor here) into two products.
-        out = matMul(probabilities, leanConcat([prefixValues, v], 2));
-      } else {
-        out = matMul(tf.softmax(logits), v); // [N, heads, T, hd]
-      }
+      // One product with the values stacked the same way, instead of splitting the
+      // probabilities (a strided copy of the largest tensor here) into two products.
+      out = matMul(probabilities, prefixValues ? leanConcat([prefixValues, v], 2) : v);
     }
     const merged = leanReshape(out.transpose([0, 2, 1, 3]), [n, tokens, width]);
     return linear(merged, weights.projWeight, weights.projBias).reshape([

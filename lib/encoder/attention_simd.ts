@@ -41,7 +41,8 @@ export interface AttentionSimd {
   ): void;
   /**
    * `dS[i, j] = p[i, j] (dP[i, j] − delta[i])`, `dBiasH[i, ky] = Σ_kx dS[i, L + ky·w + kx]`,
-   * `dBiasW[i, kx] = Σ_ky dS[i, L + ky·w + kx]`.
+   * `dBiasW[i, kx] = Σ_ky dS[i, L + ky·w + kx]`. With `rowDelta` 1, `delta[i]` is not read but
+   * computed as `Σ_j p[i, j] dP[i, j]` (the softmax's own backward step).
    */
   softmaxBackward(
     p: number,
@@ -54,6 +55,7 @@ export interface AttentionSimd {
     prefix: number,
     h: number,
     w: number,
+    rowDelta: 0 | 1,
   ): void;
 }
 
@@ -167,14 +169,41 @@ function biasedSoftmaxFunction(): SimdFunction {
 }
 
 function softmaxBackwardFunction(): SimdFunction {
-  const [p, dP, delta, dS, dBiasH, dBiasW, rows, prefix, h, w] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  const locals = new Locals(10);
-  locals.i32("row", "total", "wVec", "pRow", "dpRow", "dsRow", "bh", "bw", "j", "ky", "kx", "at");
+  const [p, dP, delta, dS, dBiasH, dBiasW, rows, prefix, h, w, rowDelta] = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+    10,
+  ];
+  const locals = new Locals(11);
+  locals.i32(
+    "row",
+    "total",
+    "totalVec",
+    "wVec",
+    "pRow",
+    "dpRow",
+    "dsRow",
+    "bh",
+    "bw",
+    "j",
+    "ky",
+    "kx",
+    "at",
+  );
   locals.f32("d", "scalar", "scalarSum");
   locals.v128("dv", "v", "acc");
   const L = locals.indices();
   const c = new Code(locals.end());
   c.get(prefix).get(h).get(w).op(OP.i32Mul, OP.i32Add).set(L.total!);
+  c.get(L.total!).i32(-4).op(OP.i32And).set(L.totalVec!);
   c.get(w).i32(-4).op(OP.i32And).set(L.wVec!);
   c.forRange(L.row!, (c) => c.i32(0), (c) => c.get(rows), 1, (c) => {
     const rowStart = (base: number, width: number) =>
@@ -184,7 +213,23 @@ function softmaxBackwardFunction(): SimdFunction {
     rowStart(dS, L.total!).set(L.dsRow!);
     rowStart(dBiasH, h).set(L.bh!);
     rowStart(dBiasW, w).set(L.bw!);
-    c.element(delta, L.row!).loadF().tee(L.d!).splat().set(L.dv!);
+    c.get(rowDelta).ifElse((c) => {
+      // d = Σ_j p dP over the row.
+      c.f32x4(0).set(L.acc!);
+      c.f32(0).set(L.d!);
+      c.forRange(L.j!, (c) => c.i32(0), (c) => c.get(L.totalVec!), 4, (c) => {
+        c.get(L.acc!).element(L.pRow!, L.j!).loadV().element(L.dpRow!, L.j!).loadV().mul().add()
+          .set(L.acc!);
+      });
+      c.forRange(L.j!, (c) => c.get(L.totalVec!), (c) => c.get(L.total!), 1, (c) => {
+        c.get(L.d!).element(L.pRow!, L.j!).loadF().element(L.dpRow!, L.j!).loadF()
+          .op(OP.f32Mul, OP.f32Add).set(L.d!);
+      });
+      c.laneSum(L.acc!).get(L.d!).op(OP.f32Add).set(L.d!);
+    }, (c) => {
+      c.element(delta, L.row!).loadF().set(L.d!);
+    });
+    c.get(L.d!).splat().set(L.dv!);
     // Prefix entries: dS only.
     c.forRange(L.j!, (c) => c.i32(0), (c) => c.get(prefix), 1, (c) => {
       c.element(L.dsRow!, L.j!);
@@ -224,7 +269,7 @@ function softmaxBackwardFunction(): SimdFunction {
       c.element(L.bh!, L.ky!).laneSum(L.acc!).get(L.scalarSum!).op(OP.f32Add).storeF();
     });
   });
-  return { name: "softmax_backward", params: 10, locals: locals.counts(), code: c };
+  return { name: "softmax_backward", params: 11, locals: locals.counts(), code: c };
 }
 
 /** The module's bytes: imports `env.memory`, exports `biased_softmax` and `softmax_backward`. */

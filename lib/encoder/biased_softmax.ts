@@ -8,6 +8,7 @@
  */
 import { type Tensor, tf } from "../backend/tf.ts";
 import { hostMemory, type TensorInfo } from "../backend/host_memory.ts";
+import { leanAdd, leanConcat, leanReshape } from "../nn/lean_ops.ts";
 import { type AttentionSimd, attentionSimd } from "./attention_simd.ts";
 
 const FORWARD_KERNEL = "MopeftBiasedSoftmax";
@@ -82,11 +83,13 @@ tf.registerKernel({
     const dS = memory.allocate(p!.shape);
     const dBiasH = memory.allocate([rows, h]);
     const dBiasW = memory.allocate([rows, w]);
-    const [ps, dps, deltas] = [memory.read(p!), memory.read(dP!), memory.read(delta!)];
+    // Without a delta input the kernel computes it from the row.
+    const [ps, dps] = [memory.read(p!), memory.read(dP!)];
+    const deltaOffset = delta ? memory.read(delta).byteOffset : 0;
     simdFor(backend)!.softmaxBackward(
       ps.byteOffset,
       dps.byteOffset,
-      deltas.byteOffset,
+      deltaOffset,
       dS.values().byteOffset,
       dBiasH.values().byteOffset,
       dBiasW.values().byteOffset,
@@ -94,8 +97,25 @@ tf.registerKernel({
       prefix,
       h,
       w,
+      delta ? 0 : 1,
     );
     return [dS.info, dBiasH.info, dBiasW.info] as ReturnType<tf.KernelFunc>;
+  },
+});
+
+tf.registerGradient({
+  kernelName: FORWARD_KERNEL,
+  // Only the probabilities, as tfjs's softmax keeps: the logits and biases are not needed.
+  outputsToSave: [true],
+  gradFunc: (dy, saved, attrs) => {
+    const [p] = saved as [Tensor];
+    // One pass gives all three gradients; tfjs asks for those of the inputs on the tape.
+    const [dLogits, dBiasH, dBiasW] = tf.engine().runKernel(
+      BACKWARD_KERNEL,
+      { p, dP: dy as Tensor },
+      attrs as unknown as tf.NamedAttrMap,
+    ) as unknown as [Tensor, Tensor, Tensor];
+    return { logits: () => dLogits, biasH: () => dBiasH, biasW: () => dBiasW };
   },
 });
 
@@ -107,8 +127,9 @@ function simdActive(): boolean {
 /**
  * `softmax([logits[:, :L], logits[:, L:] + biasH[:, ky] + biasW[:, kx]])` row by row: `logits`
  * `[r, L + h·w]` (prefix logits first, then the spatial ones, key row-major), `biasH` `[r, h]`,
- * `biasW` `[r, w]`. No gradient of its own: it serves custom-gradient code (see
- * {@link biasedSoftmaxBackward}).
+ * `biasW` `[r, w]`. Differentiable; its tape keeps only the output (as softmax's), on every
+ * backend. Custom-gradient code that recomputes it takes its backward step with
+ * {@link biasedSoftmaxBackward}.
  *
  * @example
  * ```ts
@@ -129,11 +150,15 @@ export function biasedSoftmax(
   return tf.tidy(() => {
     const { rows, prefix } = layoutOf(logits, { h, w });
     const parts = prefix > 0 ? tf.split(logits, [prefix, h * w], 1) : [undefined, logits];
-    const spatial = tf.add(
-      tf.add(parts[1]!.reshape([rows, h, w]), biasH.reshape([rows, h, 1])),
-      biasW.reshape([rows, 1, w]),
-    ).reshape([rows, h * w]);
-    return tf.softmax(parts[0] ? tf.concat([parts[0], spatial], 1) : spatial);
+    // Lean ops: tfjs's adds and reshapes would keep the logits for their shapes.
+    const spatial = leanReshape(
+      leanAdd(
+        leanAdd(leanReshape(parts[1]!, [rows, h, w]), leanReshape(biasH, [rows, h, 1])),
+        leanReshape(biasW, [rows, 1, w]),
+      ),
+      [rows, h * w],
+    );
+    return tf.softmax(parts[0] ? leanConcat([parts[0], spatial], 1) : spatial);
   });
 }
 

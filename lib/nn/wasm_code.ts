@@ -12,6 +12,8 @@
 export const OP = {
   block: 0x02,
   loop: 0x03,
+  if: 0x04,
+  else: 0x05,
   br: 0x0c,
   brIf: 0x0d,
   end: 0x0b,
@@ -215,6 +217,14 @@ export class Code {
     this.get(counter).i32(step).op(OP.i32Add).set(counter);
     this.op(OP.br, 0, OP.end, OP.end);
     return this;
+  }
+  /** `if (top of stack ≠ 0) then() else otherwise()`; both must leave the stack as they found it. */
+  ifElse(then: (code: this) => void, otherwise: (code: this) => void): this {
+    this.op(OP.if, 0x40);
+    then(this);
+    this.op(OP.else);
+    otherwise(this);
+    return this.op(OP.end);
   }
   /** Leaves the sum of the four lanes of the v128 in local `v` as an f32. */
   laneSum(v: number): this {

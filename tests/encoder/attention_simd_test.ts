@@ -92,7 +92,7 @@ Deno.test("SIMD biased softmax and its backward step equal float64 for any prefi
     const delta = region(rows);
     const dS = region(rows * total);
     const dBiasH = region(rows * h);
-    const dBiasW = region(rows * w).fill(NaN); // must be overwritten, not accumulated into
+    const dBiasW = region(rows * w); // filled with NaN: must be overwritten, not accumulated into
     // Logits up to ±40 (the shift by the max matters), biases ±3, one very negative logit.
     for (let i = 0; i < logits.length; i++) logits[i] = (random() - 0.5) * 80;
     logits[0] = -1e4;
@@ -117,22 +117,34 @@ Deno.test("SIMD biased softmax and its backward step equal float64 for any prefi
       const rowSum = p.subarray(i * total, (i + 1) * total).reduce((a, b) => a + b, 0);
       assert(Math.abs(rowSum - 1) < 1e-5, `${label}: row ${i} sums to ${rowSum}`);
     }
-    // The backward step from the reference probabilities, to test it alone.
+    // The backward step from the reference probabilities, to test it alone: with delta given,
+    // and with delta computed from the row (Σ p dP, the softmax's own backward step).
     p.set(want.p);
-    simd.softmaxBackward(
-      p.byteOffset,
-      dP.byteOffset,
-      delta.byteOffset,
-      dS.byteOffset,
-      dBiasH.byteOffset,
-      dBiasW.byteOffset,
-      rows,
-      prefix,
-      h,
-      w,
-    );
-    assert(maxDiff(dS, want.dS) < 1e-6, `${label}: dS off by ${maxDiff(dS, want.dS)}`);
-    assert(maxDiff(dBiasH, want.dBiasH) < 1e-5, `${label}: dBiasH off`);
-    assert(maxDiff(dBiasW, want.dBiasW) < 1e-5, `${label}: dBiasW off`);
+    const rowDeltas = Float32Array.from({ length: rows }, (_, i) => {
+      let sum = 0;
+      for (let j = 0; j < total; j++) sum += want.p[i * total + j]! * dP[i * total + j]!;
+      return sum;
+    });
+    for (const rowDelta of [0, 1] as const) {
+      const expected = rowDelta ? reference(logits, biasH, biasW, dP, rowDeltas, layout) : want;
+      dBiasW.fill(NaN);
+      simd.softmaxBackward(
+        p.byteOffset,
+        dP.byteOffset,
+        rowDelta ? 0 : delta.byteOffset,
+        dS.byteOffset,
+        dBiasH.byteOffset,
+        dBiasW.byteOffset,
+        rows,
+        prefix,
+        h,
+        w,
+        rowDelta,
+      );
+      const what = `${label}, rowDelta ${rowDelta}`;
+      assert(maxDiff(dS, expected.dS) < 1e-6, `${what}: dS off by ${maxDiff(dS, expected.dS)}`);
+      assert(maxDiff(dBiasH, expected.dBiasH) < 1e-5, `${what}: dBiasH off`);
+      assert(maxDiff(dBiasW, expected.dBiasW) < 1e-5, `${what}: dBiasW off`);
+    }
   }
 });
