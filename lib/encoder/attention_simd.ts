@@ -91,7 +91,8 @@ class Locals {
 function biasedSoftmaxFunction(): SimdFunction {
   const [logits, biasH, biasW, out, rows, prefix, h, w] = [0, 1, 2, 3, 4, 5, 6, 7];
   const locals = new Locals(8);
-  locals.i32("row", "total", "totalVec", "wVec", "src", "dst", "bh", "bw", "j", "ky", "kx", "base");
+  locals.i32("row", "total", "totalVec", "wVec", "wVecBytes", "src", "dst", "bh", "bw", "j", "ky");
+  locals.i32("kx", "base", "keySrc", "keyDst", "offset", "at", "vecEnd");
   locals.f32("scalar", "scalarSum", "bias");
   locals.v128("maxv", "biasv", "v", "t", "n", "r", "sumv");
   const L = locals.indices();
@@ -99,7 +100,7 @@ function biasedSoftmaxFunction(): SimdFunction {
   // total = prefix + h * w; totalVec and wVec round down to multiples of 4.
   c.get(prefix).get(h).get(w).op(OP.i32Mul, OP.i32Add).set(L.total!);
   c.get(L.total!).i32(-4).op(OP.i32And).set(L.totalVec!);
-  c.get(w).i32(-4).op(OP.i32And).set(L.wVec!);
+  c.get(w).i32(-4).op(OP.i32And).tee(L.wVec!).i32(2).op(OP.i32Shl).set(L.wVecBytes!);
   c.forRange(L.row!, (c) => c.i32(0), (c) => c.get(rows), 1, (c) => {
     // Row pointers: src/dst advance by total floats per row, bh by h, bw by w.
     const rowStart = (base: number, width: number) =>
@@ -115,24 +116,24 @@ function biasedSoftmaxFunction(): SimdFunction {
       c.element(L.dst!, L.j!).get(L.scalar!).storeF();
       c.get(L.maxv!).get(L.scalar!).splat().simd(SIMD.f32x4Pmax).set(L.maxv!);
     });
-    // Spatial logits: + biasH[ky] + biasW[kx].
+    // Spatial logits: + biasH[ky] + biasW[kx]; the vector loops step byte offsets (fewer
+    // instructions per value than element indices).
     c.forRange(L.ky!, (c) => c.i32(0), (c) => c.get(h), 1, (c) => {
       c.element(L.bh!, L.ky!).loadF().tee(L.bias!).splat().set(L.biasv!);
-      // base = src offset (in elements) of this key row: prefix + ky * w.
-      c.get(prefix).get(L.ky!).get(w).op(OP.i32Mul, OP.i32Add).set(L.base!);
-      c.forRange(L.kx!, (c) => c.i32(0), (c) => c.get(L.wVec!), 4, (c) => {
-        const at = (pointer: number) =>
-          c.get(pointer).get(L.base!).get(L.kx!).op(OP.i32Add).i32(2).op(OP.i32Shl, OP.i32Add);
-        at(L.src!).loadV().get(L.biasv!).add().element(L.bw!, L.kx!).loadV().add().set(L.v!);
-        at(L.dst!).get(L.v!).storeV();
+      // This key row's first value: element prefix + ky * w of the row, as byte addresses.
+      c.get(prefix).get(L.ky!).get(w).op(OP.i32Mul, OP.i32Add).i32(2).op(OP.i32Shl).set(L.base!);
+      c.get(L.src!).get(L.base!).op(OP.i32Add).set(L.keySrc!);
+      c.get(L.dst!).get(L.base!).op(OP.i32Add).set(L.keyDst!);
+      c.forRange(L.offset!, (c) => c.i32(0), (c) => c.get(L.wVecBytes!), 16, (c) => {
+        c.get(L.keySrc!).get(L.offset!).op(OP.i32Add).loadV().get(L.biasv!).add()
+          .get(L.bw!).get(L.offset!).op(OP.i32Add).loadV().add().set(L.v!);
+        c.get(L.keyDst!).get(L.offset!).op(OP.i32Add).get(L.v!).storeV();
         c.get(L.maxv!).get(L.v!).simd(SIMD.f32x4Pmax).set(L.maxv!);
       });
       c.forRange(L.kx!, (c) => c.get(L.wVec!), (c) => c.get(w), 1, (c) => {
-        const at = (pointer: number) =>
-          c.get(pointer).get(L.base!).get(L.kx!).op(OP.i32Add).i32(2).op(OP.i32Shl, OP.i32Add);
-        at(L.src!).loadF().get(L.bias!).op(OP.f32Add).element(L.bw!, L.kx!).loadF()
-          .op(OP.f32Add).set(L.scalar!);
-        at(L.dst!).get(L.scalar!).storeF();
+        c.element(L.keySrc!, L.kx!).loadF().get(L.bias!).op(OP.f32Add)
+          .element(L.bw!, L.kx!).loadF().op(OP.f32Add).set(L.scalar!);
+        c.element(L.keyDst!, L.kx!).get(L.scalar!).storeF();
         c.get(L.maxv!).get(L.scalar!).splat().simd(SIMD.f32x4Pmax).set(L.maxv!);
       });
     });
@@ -140,9 +141,10 @@ function biasedSoftmaxFunction(): SimdFunction {
     c.laneMax(L.maxv!).splat().set(L.maxv!);
     c.f32x4(0).set(L.sumv!);
     c.f32(0).set(L.scalarSum!);
-    c.forRange(L.j!, (c) => c.i32(0), (c) => c.get(L.totalVec!), 4, (c) => {
-      c.element(L.dst!, L.j!).loadV().get(L.maxv!).sub().set(L.t!);
-      c.element(L.dst!, L.j!);
+    c.get(L.dst!).get(L.totalVec!).i32(2).op(OP.i32Shl, OP.i32Add).set(L.vecEnd!);
+    c.forRange(L.at!, (c) => c.get(L.dst!), (c) => c.get(L.vecEnd!), 16, (c) => {
+      c.get(L.at!).loadV().get(L.maxv!).sub().set(L.t!);
+      c.get(L.at!);
       expNonPositive(c, L.t!, L.n!, L.r!);
       c.tee(L.v!).storeV();
       c.get(L.sumv!).get(L.v!).add().set(L.sumv!);
@@ -157,8 +159,8 @@ function biasedSoftmaxFunction(): SimdFunction {
     // Divide by the sum.
     c.f32(1).laneSum(L.sumv!).get(L.scalarSum!).op(OP.f32Add, OP.f32Div).tee(L.scalar!)
       .splat().set(L.biasv!);
-    c.forRange(L.j!, (c) => c.i32(0), (c) => c.get(L.totalVec!), 4, (c) => {
-      c.element(L.dst!, L.j!).element(L.dst!, L.j!).loadV().get(L.biasv!).mul().storeV();
+    c.forRange(L.at!, (c) => c.get(L.dst!), (c) => c.get(L.vecEnd!), 16, (c) => {
+      c.get(L.at!).get(L.at!).loadV().get(L.biasv!).mul().storeV();
     });
     c.forRange(L.j!, (c) => c.get(L.totalVec!), (c) => c.get(L.total!), 1, (c) => {
       c.element(L.dst!, L.j!).element(L.dst!, L.j!).loadF().get(L.scalar!).op(OP.f32Mul)

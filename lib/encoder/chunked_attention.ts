@@ -21,6 +21,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
+import { blasFor } from "../backend/blas_matmul.ts";
 import { matMul } from "../nn/matmul.ts";
 import { biasedSoftmax, biasedSoftmaxBackward } from "./biased_softmax.ts";
 import { relativeBiases } from "./relative_position.ts";
@@ -195,7 +196,8 @@ interface CoreConfig {
 /** One (batch * head) entry's keys and values, prefixes first, in the layouts the products want. */
 interface EntryOperands {
   keys: Tensor; // [L+T, hd]
-  keysT: Tensor; // [hd, L+T]
+  /** `keys` transposed, `[hd, L+T]`, where products with a transposed operand are slow. */
+  keysT?: Tensor;
   values: Tensor; // [L+T, hd]
 }
 
@@ -215,18 +217,26 @@ function rows(t: Tensor, start: number, count: number): Tensor {
  */
 function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
   const { scale, size: [h, w], queryBlock, hasPrefix } = config;
+  // A native BLAS (and the cpu backend) takes transposed operands at full speed.
+  const explicitTransposes = tf.getBackend() === "wasm" && blasFor("wasm") === undefined;
 
   function operands(entry: Tensor[], b: number): EntryOperands {
     const [, k, v, , , prefixK, prefixV] = entry;
     const keys = hasPrefix ? tf.concat([row(prefixK!, b), row(k!, b)], 0) : row(k!, b);
     const values = hasPrefix ? tf.concat([row(prefixV!, b), row(v!, b)], 0) : row(v!, b);
-    // Explicit transpose once per entry: the wasm product is slow with transposeB.
-    return { keys, keysT: keys.transpose(), values };
+    // Without a native BLAS, one explicit transpose per entry: XNNPACK is slow with transposeB.
+    return { keys, keysT: explicitTransposes ? keys.transpose() : undefined, values };
   }
 
   /** Softmax probabilities of one query block, `[r, L+T]`, from scaled queries `[r, hd]`. */
-  function probabilities(scaledQ: Tensor, biasH: Tensor, biasW: Tensor, keysT: Tensor): Tensor {
-    return biasedSoftmax(matMul(scaledQ, keysT), biasH, biasW, [h, w]); // [r, L+T]
+  function probabilities(
+    scaledQ: Tensor,
+    biasH: Tensor,
+    biasW: Tensor,
+    { keys, keysT }: EntryOperands,
+  ): Tensor {
+    const logits = keysT ? matMul(scaledQ, keysT) : matMul(scaledQ, keys, false, true);
+    return biasedSoftmax(logits, biasH, biasW, [h, w]); // [r, L+T]
   }
 
   function forward(inputs: Tensor[]): Tensor {
@@ -235,7 +245,7 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
     const perEntry: Tensor[] = [];
     for (let b = 0; b < batch; b++) {
       perEntry.push(tf.tidy(() => {
-        const { keysT, values } = operands(inputs, b);
+        const entry = operands(inputs, b);
         const scaledQ = tf.mul(row(q, b), scale); // [T, hd]
         const bh = row(biasH, b); // [T, h]
         const bw = row(biasW, b); // [T, w]
@@ -247,9 +257,9 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
               rows(scaledQ, start, r),
               rows(bh, start, r),
               rows(bw, start, r),
-              keysT,
+              entry,
             );
-            return matMul(p, values); // [r, L+T] @ [L+T, hd] -> [r, hd]
+            return matMul(p, entry.values); // [r, L+T] @ [L+T, hd] -> [r, hd]
           }));
         }
         return blocks.length === 1 ? blocks[0]! : tf.concat(blocks, 0); // [T, hd]
@@ -273,8 +283,9 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
     const grads: Tensor[][] = inputs.map(() => []); // per input, one entry per b
     for (let b = 0; b < batch; b++) {
       const entryGrads = tf.tidy(() => {
-        const { keys, keysT, values } = operands(inputs, b);
-        const valuesT = values.transpose(); // [hd, L+T]
+        const operandsOfB = operands(inputs, b);
+        const { keys, values } = operandsOfB;
+        const valuesT = explicitTransposes ? values.transpose() : undefined; // [hd, L+T]
         const scaledQ = tf.mul(row(q, b), scale); // [T, hd]
         const bh = row(biasH, b);
         const bw = row(biasW, b);
@@ -292,8 +303,9 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
           const [nextKeys, nextValues, dq, dbh, dbw] = tf.tidy(() => {
             const qBlock = rows(scaledQ, start, r); // [r, hd]
             const dOBlock = rows(dO, start, r); // [r, hd]
-            const p = probabilities(qBlock, rows(bh, start, r), rows(bw, start, r), keysT);
-            const dP = matMul(dOBlock, valuesT); // [r, hd] @ [hd, L+T] -> [r, L+T]
+            const p = probabilities(qBlock, rows(bh, start, r), rows(bw, start, r), operandsOfB);
+            // [r, hd] @ [hd, L+T] -> [r, L+T]
+            const dP = valuesT ? matMul(dOBlock, valuesT) : matMul(dOBlock, values, false, true);
             const delta = tf.sum(tf.mul(dOBlock, rows(o, start, r)), 1, true); // [r, 1]
             // dS [r, L+T], and its spatial sums over key columns [r, h] and key rows [r, w].
             const [dS, dbh, dbw] = biasedSoftmaxBackward(p, dP, delta, [h, w]);
