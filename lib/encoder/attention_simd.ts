@@ -21,6 +21,7 @@ import {
   SIMD,
   type SimdFunction,
   simdModuleBytes,
+  validSimdModule,
 } from "../nn/wasm_code.ts";
 
 /** Byte offsets into the heap, and element counts. */
@@ -88,7 +89,7 @@ class Locals {
   }
 }
 
-function biasedSoftmaxFunction(): SimdFunction {
+function biasedSoftmaxFunction(fusedMultiplyAdd: boolean): SimdFunction {
   const [logits, biasH, biasW, out, rows, prefix, h, w] = [0, 1, 2, 3, 4, 5, 6, 7];
   const locals = new Locals(8);
   locals.i32("row", "total", "totalVec", "wVec", "wVecBytes", "src", "dst", "bh", "bw", "j", "ky");
@@ -96,7 +97,7 @@ function biasedSoftmaxFunction(): SimdFunction {
   locals.f32("scalar", "scalarSum", "bias");
   locals.v128("maxv", "biasv", "v", "t", "n", "r", "sumv");
   const L = locals.indices();
-  const c = new Code(locals.end());
+  const c = new Code(locals.end(), fusedMultiplyAdd);
   // total = prefix + h * w; totalVec and wVec round down to multiples of 4.
   c.get(prefix).get(h).get(w).op(OP.i32Mul, OP.i32Add).set(L.total!);
   c.get(L.total!).i32(-4).op(OP.i32And).set(L.totalVec!);
@@ -170,7 +171,7 @@ function biasedSoftmaxFunction(): SimdFunction {
   return { name: "biased_softmax", params: 8, locals: locals.counts(), code: c };
 }
 
-function softmaxBackwardFunction(): SimdFunction {
+function softmaxBackwardFunction(fusedMultiplyAdd: boolean): SimdFunction {
   const [p, dP, delta, dS, dBiasH, dBiasW, rows, prefix, h, w, rowDelta] = [
     0,
     1,
@@ -203,7 +204,7 @@ function softmaxBackwardFunction(): SimdFunction {
   locals.f32("d", "scalar", "scalarSum");
   locals.v128("dv", "v", "acc");
   const L = locals.indices();
-  const c = new Code(locals.end());
+  const c = new Code(locals.end(), fusedMultiplyAdd);
   c.get(prefix).get(h).get(w).op(OP.i32Mul, OP.i32Add).set(L.total!);
   c.get(L.total!).i32(-4).op(OP.i32And).set(L.totalVec!);
   c.get(w).i32(-4).op(OP.i32And).set(L.wVec!);
@@ -274,9 +275,17 @@ function softmaxBackwardFunction(): SimdFunction {
   return { name: "softmax_backward", params: 11, locals: locals.counts(), code: c };
 }
 
-/** The module's bytes: imports `env.memory`, exports `biased_softmax` and `softmax_backward`. */
-export function attentionSimdModuleBytes(): Uint8Array<ArrayBuffer> {
-  return simdModuleBytes([biasedSoftmaxFunction(), softmaxBackwardFunction()]);
+/**
+ * The module's bytes: imports `env.memory`, exports `biased_softmax` and `softmax_backward`; with
+ * `fusedMultiplyAdd` (the default) its exp polynomial uses relaxed SIMD.
+ */
+export function attentionSimdModuleBytes(
+  { fusedMultiplyAdd = true }: { fusedMultiplyAdd?: boolean } = {},
+): Uint8Array<ArrayBuffer> {
+  return simdModuleBytes([
+    biasedSoftmaxFunction(fusedMultiplyAdd),
+    softmaxBackwardFunction(fusedMultiplyAdd),
+  ]);
 }
 
 /**
@@ -296,8 +305,8 @@ export function attentionSimdModuleBytes(): Uint8Array<ArrayBuffer> {
  * ```
  */
 export function attentionSimd(memory: WebAssembly.Memory): AttentionSimd | undefined {
-  const bytes = attentionSimdModuleBytes();
-  if (!WebAssembly.validate(bytes)) return undefined;
+  const bytes = validSimdModule(attentionSimdModuleBytes);
+  if (!bytes) return undefined;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   const exports = instance.exports as {
     biased_softmax: AttentionSimd["biasedSoftmax"];

@@ -20,7 +20,15 @@ export interface GeluSimd {
   geluGradient(x: number, dy: number, out: number, count: number): void;
 }
 
-import { Code, expNonPositive, OP, SIMD, type SimdFunction, simdModuleBytes } from "./wasm_code.ts";
+import {
+  Code,
+  expNonPositive,
+  OP,
+  SIMD,
+  type SimdFunction,
+  simdModuleBytes,
+  validSimdModule,
+} from "./wasm_code.ts";
 
 // The erf coefficients of gelu.ts (Eigen's and XLA's float32 rational approximation on [-4, 4]).
 const ERF_P = [
@@ -56,6 +64,7 @@ function normalCdf(code: Code, v: number, t: number, t2: number): void {
  * the value to store at `out + i` (parameter `outParam`); v128 locals follow `i`.
  */
 function loopFunction(
+  fusedMultiplyAdd: boolean,
   name: string,
   params: number,
   outParam: number,
@@ -65,7 +74,7 @@ function loopFunction(
   const bytesParam = params - 1;
   const i = params; // i32 local
   const firstV128 = params + 1;
-  const code = new Code(firstV128 + v128Locals).forRange(
+  const code = new Code(firstV128 + v128Locals, fusedMultiplyAdd).forRange(
     i,
     (c) => c.i32(0),
     (c) => c.get(bytesParam),
@@ -79,17 +88,22 @@ function loopFunction(
   return { name, params, locals: { i32: 1, v128: v128Locals }, code };
 }
 
-/** The module's bytes: imports `env.memory`, exports `gelu` and `gelu_gradient`. */
-export function geluSimdModuleBytes(): Uint8Array<ArrayBuffer> {
+/**
+ * The module's bytes: imports `env.memory`, exports `gelu` and `gelu_gradient`; with
+ * `fusedMultiplyAdd` (the default) its polynomials use relaxed SIMD.
+ */
+export function geluSimdModuleBytes(
+  { fusedMultiplyAdd = true }: { fusedMultiplyAdd?: boolean } = {},
+): Uint8Array<ArrayBuffer> {
   // gelu(x, out, bytes): locals i, then v, t, t2.
-  const gelu = loopFunction("gelu", 3, 1, 3, (code, i, first) => {
+  const gelu = loopFunction(fusedMultiplyAdd, "gelu", 3, 1, 3, (code, i, first) => {
     const [v, t, t2] = [first, first + 1, first + 2];
     code.load(0, i).set(v);
     normalCdf(code, v, t, t2);
     code.get(v).mul();
   });
   // gelu_gradient(x, dy, out, bytes): locals i, then v, t, t2, n, r.
-  const gradient = loopFunction("gelu_gradient", 4, 2, 5, (code, i, first) => {
+  const gradient = loopFunction(fusedMultiplyAdd, "gelu_gradient", 4, 2, 5, (code, i, first) => {
     const [v, t, t2, n, r] = [first, first + 1, first + 2, first + 3, first + 4];
     code.load(0, i).set(v);
     normalCdf(code, v, t, t2); // Φ(v) on the stack
@@ -114,8 +128,8 @@ export function geluSimdModuleBytes(): Uint8Array<ArrayBuffer> {
  * ```
  */
 export function geluSimd(memory: WebAssembly.Memory): GeluSimd | undefined {
-  const bytes = geluSimdModuleBytes();
-  if (!WebAssembly.validate(bytes)) return undefined;
+  const bytes = validSimdModule(geluSimdModuleBytes);
+  if (!bytes) return undefined;
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   const exports = instance.exports as {
     gelu(x: number, out: number, bytes: number): void;

@@ -50,6 +50,7 @@ export const SIMD = {
   f32x4ExtractLane: 0x1f,
   i32x4Shl: 0xab,
   i32x4Add: 0xae,
+  f32x4RelaxedMadd: 0x105,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
@@ -100,7 +101,12 @@ export class Code {
   bytes: number[] = [];
   /** Pooled vector constants (their 16 bytes, joined) -> local index. */
   readonly pool = new Map<string, number>();
-  constructor(readonly poolFrom?: number) {}
+  /**
+   * @param poolFrom where the constant pool's locals start (none without it).
+   * @param fusedMultiplyAdd emit Horner steps as relaxed SIMD `f32x4.relaxed_madd` (one fused
+   *   instruction where the CPU has FMA; a runtime without relaxed SIMD rejects the module).
+   */
+  constructor(readonly poolFrom?: number, readonly fusedMultiplyAdd = false) {}
   op(...bytes: number[]): this {
     this.bytes.push(...bytes);
     return this;
@@ -190,10 +196,15 @@ export class Code {
   element(base: number, index: number): this {
     return this.get(base).get(index).i32(2).op(OP.i32Shl, OP.i32Add);
   }
+  /** `top · x + c` for the v128 on top, local `x` and the constant `c`. */
+  multiplyAdd(x: number, c: number): this {
+    if (this.fusedMultiplyAdd) return this.get(x).f32x4(c).simd(SIMD.f32x4RelaxedMadd);
+    return this.get(x).mul().f32x4(c).add();
+  }
   /** Horner's rule in local `x` with the coefficients, highest power first; leaves the value. */
   horner(x: number, coefficients: readonly number[]): this {
     this.f32x4(coefficients[0]!);
-    for (const c of coefficients.slice(1)) this.get(x).mul().f32x4(c).add();
+    for (const c of coefficients.slice(1)) this.multiplyAdd(x, c);
     return this;
   }
   /**
@@ -271,6 +282,20 @@ export function expNonPositive(code: Code, t: number, n: number, r: number): voi
   // 2^k from the exponent bits: (k + 127) << 23, k = bits(n) - bits(1.5·2²³).
   code.get(n).i32x4(127 - ROUNDING_MAGIC_BITS).simd(SIMD.i32x4Add)
     .i32(23).simd(SIMD.i32x4Shl).mul();
+}
+
+/**
+ * The bytes `build` makes with fused multiply-adds where the runtime validates them, else
+ * without; undefined where neither validates (no WebAssembly SIMD).
+ */
+export function validSimdModule(
+  build: (options: { fusedMultiplyAdd: boolean }) => Uint8Array<ArrayBuffer>,
+): Uint8Array<ArrayBuffer> | undefined {
+  for (const fusedMultiplyAdd of [true, false]) {
+    const bytes = build({ fusedMultiplyAdd });
+    if (WebAssembly.validate(bytes)) return bytes;
+  }
+  return undefined;
 }
 
 /** One function of a module built by {@link simdModuleBytes}. */

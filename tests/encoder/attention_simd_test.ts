@@ -69,7 +69,10 @@ function maxDiff(a: Float32Array, b: Float64Array): number {
 }
 
 Deno.test("SIMD biased softmax and its backward step equal float64 for any prefix and key grid", () => {
-  assert(WebAssembly.validate(attentionSimdModuleBytes()), "the assembled module is not valid");
+  for (const fusedMultiplyAdd of [true, false]) {
+    const bytes = attentionSimdModuleBytes({ fusedMultiplyAdd });
+    assert(WebAssembly.validate(bytes), `the module (fused ${fusedMultiplyAdd}) is not valid`);
+  }
   const memory = new WebAssembly.Memory({ initial: 4 });
   const simd = attentionSimd(memory);
   assert(simd, "no WebAssembly SIMD");

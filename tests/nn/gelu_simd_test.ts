@@ -30,7 +30,10 @@ function normalCdf(x: number): number {
 }
 
 Deno.test("SIMD gelu and its gradient within 2e-6 of float64 on [-30, 30], in place", () => {
-  assert(WebAssembly.validate(geluSimdModuleBytes()), "the assembled module is not valid");
+  for (const fusedMultiplyAdd of [true, false]) {
+    const bytes = geluSimdModuleBytes({ fusedMultiplyAdd });
+    assert(WebAssembly.validate(bytes), `the module (fused ${fusedMultiplyAdd}) is not valid`);
+  }
   const count = 6004;
   const memory = new WebAssembly.Memory({ initial: 2 });
   const simd = geluSimd(memory);
