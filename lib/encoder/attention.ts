@@ -59,7 +59,9 @@ export function encoderAttention(
     const [n, h, w, width] = x.shape;
     const tokens = h * w;
     const headDim = width / numHeads;
-    const flat = x.reshape([n, tokens, width]) as Tensor3D;
+    // Lean reshapes here and at the end: tfjs's would keep the windows and the projection's
+    // output for the backward pass (14 MiB each per vit_b block at 1024 px) only for their shapes.
+    const flat = leanReshape(x, [n, tokens, width]) as Tensor3D;
     const qkv = linear(flat, weights.qkvWeight, weights.qkvBias); // [N, T, 3D]
     let [query, key, value] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor]; // [N, T, D] each
     const delta = extension?.queryValueDelta?.(flat, windowsPerImage);
@@ -127,7 +129,7 @@ export function encoderAttention(
       }
     }
     const merged = leanReshape(out.transpose([0, 2, 1, 3]), [n, tokens, width]);
-    return linear(merged, weights.projWeight, weights.projBias).reshape([
+    return leanReshape(linear(merged, weights.projWeight, weights.projBias), [
       n,
       h,
       w,

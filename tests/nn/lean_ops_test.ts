@@ -2,7 +2,7 @@
  * The lean ops give tfjs's values bit for bit and its gradients, and keep less for the backward
  * pass; the frozen layers apply only to tensors declared frozen.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { type Tensor, tf } from "../../lib/backend/tf.ts";
 import { layerNorm } from "../../lib/nn/layer_norm.ts";
 import {
@@ -11,7 +11,9 @@ import {
   isFrozen,
   leanAdd,
   leanConcat,
+  leanPad,
   leanReshape,
+  leanSlice,
   markFrozen,
 } from "../../lib/nn/lean_ops.ts";
 import { linear } from "../../lib/nn/linear.ts";
@@ -63,6 +65,22 @@ for (const backend of ["wasm", "cpu"] as const) {
         5,
         9,
       ]],
+      // Pad and slice differentiate a product with x, as in a block: the pad's (slice's) input
+      // is otherwise kept by nothing.
+      [
+        "pad",
+        (a) => tf.pad(tf.mul(a, 2), [[0, 0], [1, 2], [0, 3]]),
+        (a) => leanPad(tf.mul(a, 2), [[0, 0], [1, 2], [0, 3]]),
+        [x],
+        [6, 8, 11],
+      ],
+      [
+        "slice",
+        (a) => tf.slice(tf.mul(a, 2), [1, 0, 2], [4, 5, 3]),
+        (a) => leanSlice(tf.mul(a, 2), [1, 0, 2], [4, 5, 3]),
+        [x],
+        [4, 5, 3],
+      ],
       ["linear", (a) => linear(a, weight, bias), (a) => frozenLinear(a, weight, bias), [x], [
         6,
         5,
@@ -99,6 +117,13 @@ for (const backend of ["wasm", "cpu"] as const) {
     tf.dispose([x, row, column, weight, bias, normWeight, normBias]);
   });
 }
+
+Deno.test("leanSlice() refuses a slice outside its input", async () => {
+  await onBackend("cpu");
+  const x = tf.ones([3, 4]);
+  throws(() => leanSlice(x, [1, 0], [3, 4]), /outside \[3,4\]/);
+  x.dispose();
+});
 
 Deno.test("frozen layers only for tensors declared frozen: tf.grads still reaches any other weight", async () => {
   await onBackend("cpu");
