@@ -69,6 +69,11 @@ export interface StageTiming {
    * the backward pass (beyond the stage's input and the variables) and the output.
    */
   tapeBytes: number;
+  /**
+   * Tensor bytes alive besides the tape when its forward pass began (`tf.memory().numBytes`: the
+   * model, the optimiser's state, the kept stage inputs, the gradients so far).
+   */
+  heldBytes: number;
 }
 
 /** A node of tfjs's active tape (tfjs-core 4.22 internals). */
@@ -89,15 +94,18 @@ function activeTape(): TapeNode[] | undefined {
 }
 
 /**
- * Makes each node of `tape` free the gradients of its outputs once it has used them.
+ * Makes each node of `tape` free the gradients of its outputs and the tensors it saved once it
+ * has used them.
  *
  * tfjs's backward pass keeps the gradient of every intermediate tensor until the whole pass
  * ends (its scope disposes them), so a taped stage's backward pass would end holding as many
  * gradients as the stage made activations: about 600 MiB for a vit_b block at 1024 px, per block
- * of a taped tail. Each node here computes the input gradients the engine asks for (the inputs
- * of its pruned copy, `this`) at once, then frees its outputs' gradients, which no other node
- * reads: the engine hands a node the gradients of the tensors it made, and reaches that node
- * after every node that uses them.
+ * of a taped tail; and it keeps every saved tensor to the end as well, so that a taped tail's
+ * tapes stay whole while its last stages' backward passes make their scratch above them (heap
+ * fragments). Each node here computes the input gradients the engine asks for (the inputs of
+ * its pruned copy, `this`) at once, then frees its outputs' gradients, which no other node reads
+ * (the engine hands a node the gradients of the tensors it made, and reaches that node after
+ * every node that uses them), and its saved tensors.
  */
 function freeGradientsAsConsumed(tape: TapeNode[]): void {
   for (const node of tape) {
@@ -118,6 +126,9 @@ function freeGradientsAsConsumed(tape: TapeNode[]): void {
       }
       // A gradient may be an output's gradient itself (an identity): that one stays.
       for (const dy of dys) if (dy && !made.includes(dy)) dy.dispose();
+      // Its saved tensors (clones of its own) serve this one call; the engine would keep them to
+      // the end of the pass, disposing them again there (a no-op).
+      for (const saved of this.saved ?? []) saved.dispose();
       return computed;
     };
   }
@@ -267,6 +278,7 @@ export function stagedGradients(
         tapedForwardMs: taped - begin,
         backwardMs: performance.now() - taped,
         tapeBytes,
+        heldBytes: bytesBefore,
       });
       if (i > 0) {
         x.dispose();
