@@ -17,7 +17,7 @@
  */
 import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
 import { matMul } from "../nn/matmul.ts";
-import { leanAdd, leanConcat, leanReshape } from "../nn/lean_ops.ts";
+import { leanAdd, leanConcat, leanReshape, leanScaledMatMul } from "../nn/lean_ops.ts";
 import { linear } from "../nn/linear.ts";
 import { addRelativePosition } from "./relative_position.ts";
 import {
@@ -106,8 +106,8 @@ export function encoderAttention(
         ? fusedAttention(heads, { size: [h, w] })
         : chunkedAttention(heads, { size: [h, w], queryBlock });
     } else {
-      const scaled = tf.mul(q, 1 / Math.sqrt(headDim));
-      let logits = matMul(scaled, k, false, true); // [N, heads, T, T]
+      const scale = 1 / Math.sqrt(headDim);
+      let logits = leanScaledMatMul(q, k, scale); // [N, heads, T, T]
       logits = leanReshape(
         addRelativePosition(
           leanReshape(logits, [n * numHeads, tokens, tokens]),
@@ -119,7 +119,7 @@ export function encoderAttention(
         [n, numHeads, tokens, tokens],
       );
       if (prefixKeys && prefixValues) {
-        const prefixLogits = matMul(scaled, prefixKeys, false, true); // [N, heads, T, L]
+        const prefixLogits = leanScaledMatMul(q, prefixKeys, scale); // [N, heads, T, L]
         const probabilities = tf.softmax(leanConcat([prefixLogits, logits], 3)); // [N, heads, T, L+T]
         // One product with the values stacked the same way, instead of splitting the
         // probabilities (a strided copy of the largest tensor here) into two products.

@@ -13,10 +13,12 @@ import {
   leanConcat,
   leanPad,
   leanReshape,
+  leanScaledMatMul,
   leanSlice,
   markFrozen,
 } from "../../lib/nn/lean_ops.ts";
 import { linear } from "../../lib/nn/linear.ts";
+import { matMul } from "../../lib/nn/matmul.ts";
 import { maxAbsDiff, onBackend } from "../_backends.ts";
 
 const random = (shape: number[], seed: number) => tf.randomNormal(shape, 0, 1, "float32", seed);
@@ -48,6 +50,7 @@ for (const backend of ["wasm", "cpu"] as const) {
     const bias = random([4], 5);
     const normWeight = random([8], 6);
     const normBias = random([8], 7);
+    const keys = random([6, 3, 8], 8);
     const cases: [
       string,
       (...xs: Tensor[]) => Tensor,
@@ -80,6 +83,13 @@ for (const backend of ["wasm", "cpu"] as const) {
         (a) => leanSlice(tf.mul(a, 2), [1, 0, 2], [4, 5, 3]),
         [x],
         [4, 5, 3],
+      ],
+      [
+        "scaled product",
+        (a, b) => matMul(tf.mul(a, 0.25), b, false, true),
+        (a, b) => leanScaledMatMul(a, b, 0.25),
+        [x, keys],
+        [6, 5, 3],
       ],
       ["linear", (a) => linear(a, weight, bias), (a) => frozenLinear(a, weight, bias), [x], [
         6,
@@ -114,7 +124,7 @@ for (const backend of ["wasm", "cpu"] as const) {
       plain.dispose();
       lean.dispose();
     }
-    tf.dispose([x, row, column, weight, bias, normWeight, normBias]);
+    tf.dispose([x, row, column, weight, bias, normWeight, normBias, keys]);
   });
 }
 
