@@ -9,6 +9,8 @@
  * from the last to the first, re-running one stage under the tape, taking its gradients and
  * dropping its tape before the next. The price is one more forward pass of every stage but the
  * last; where memory allows, the last few stages ("the tail") run once under one tape instead.
+ * Within a stage's backward pass, each tape node frees its saved tensors and its outputs'
+ * gradients once it has used them (tfjs keeps both to the end of the pass).
  *
  * @module
  */
