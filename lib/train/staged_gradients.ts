@@ -84,6 +84,8 @@ interface TapeNode {
   saved?: Tensor[];
   /** The inputs its gradient is asked for (in the engine's pruned copy: those on the path). */
   inputs?: Record<string, Tensor>;
+  /** The tensors it made. */
+  outputs?: Tensor[];
   /** From the gradients of its outputs, one function per input that computes that gradient. */
   gradient?: (dys: Tensor[]) => Record<string, () => Tensor>;
 }
@@ -99,35 +101,53 @@ function activeTape(): TapeNode[] | undefined {
  * Makes each node of `tape` free the gradients of its outputs and the tensors it saved once it
  * has used them.
  *
- * tfjs's backward pass keeps the gradient of every intermediate tensor until the whole pass
- * ends (its scope disposes them), so a taped stage's backward pass would end holding as many
- * gradients as the stage made activations: about 600 MiB for a vit_b block at 1024 px, per block
- * of a taped tail; and it keeps every saved tensor to the end as well, so that a taped tail's
- * tapes stay whole while its last stages' backward passes make their scratch above them (heap
- * fragments). Each node here computes the input gradients the engine asks for (the inputs of
- * its pruned copy, `this`) at once, then frees its outputs' gradients, which no other node reads
- * (the engine hands a node the gradients of the tensors it made, and reaches that node after
- * every node that uses them), and its saved tensors.
+ * tfjs's backward pass keeps every gradient it makes until the whole pass ends (its scope
+ * disposes them): the gradient of each intermediate tensor, and where a tensor feeds several
+ * ops, each op's share of it besides their sum. It also keeps every saved tensor to the end. A
+ * taped tail's backward pass thus grew the wasm heap by twice its tapes (vit_b lora at 512 px:
+ * 709 MiB of tapes, heap 1.13 -> 2.57 GiB during the backward pass). Each node here computes the
+ * input gradients the engine asks for (the inputs of its pruned copy, `this`) at once, then
+ * frees its saved tensors (its own clones), the gradients of its outputs and every share of them
+ * that the ops using those outputs made: the engine reaches a node after every node that uses
+ * its outputs, and hands it their summed gradients, which no other node reads.
  */
 function freeGradientsAsConsumed(tape: TapeNode[]): void {
+  // Per tensor id, the gradients made for it by the nodes that use it; the engine keeps the
+  // first as it is and adds each next one into a new sum.
+  const madeFor = new Map<number, Tensor[]>();
   for (const node of tape) {
     const gradient = node.gradient;
     if (!gradient) continue;
     node.gradient = function (this: TapeNode, dys: Tensor[]) {
-      const thunks = gradient(dys);
-      const made: Tensor[] = [];
+      const inputs = Object.entries(this.inputs ?? {});
       const computed: Record<string, () => Tensor> = {};
-      for (const name of Object.keys(this.inputs ?? thunks)) {
-        const thunk = thunks[name];
-        if (!thunk) continue; // The engine reports the missing gradient.
-        let dx = tf.tidy(thunk);
-        // One tensor handed to two inputs: each gets its own (the engine may free either).
-        if (made.includes(dx)) dx = tf.clone(dx);
-        made.push(dx);
-        computed[name] = () => dx;
+      // In one scope: a custom gradient (tf.customGrad) computes its input gradients when called,
+      // not when asked for them, and the engine would keep its scratch to the end of the pass.
+      const made = tf.tidy(() => {
+        const thunks = gradient(dys);
+        const made: Tensor[] = [];
+        for (const [name] of inputs) {
+          const thunk = thunks[name];
+          if (!thunk) continue; // The engine reports the missing gradient.
+          let dx = thunk();
+          // One tensor handed to two inputs: each gets its own (the engine may free either).
+          if (made.includes(dx)) dx = tf.clone(dx);
+          made.push(dx);
+          computed[name] = () => dx;
+        }
+        return made;
+      });
+      inputs.forEach(([name, input]) => {
+        const dx = computed[name]?.();
+        if (dx) madeFor.set(input.id, [...(madeFor.get(input.id) ?? []), dx]);
+      });
+      const spent: (Tensor | null)[] = [...dys];
+      for (const output of this.outputs ?? []) {
+        spent.push(...(madeFor.get(output.id) ?? []));
+        madeFor.delete(output.id);
       }
       // A gradient may be an output's gradient itself (an identity): that one stays.
-      for (const dy of dys) if (dy && !made.includes(dy)) dy.dispose();
+      for (const t of spent) if (t && !made.includes(t)) t.dispose();
       // Its saved tensors (clones of its own) serve this one call; the engine would keep them to
       // the end of the pass, disposing them again there (a no-op).
       for (const saved of this.saved ?? []) saved.dispose();

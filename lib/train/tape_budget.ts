@@ -22,15 +22,13 @@ const USABLE_SHARE = 0.85;
 /**
  * Heap bytes per byte of the measured peak (the tensors held plus one stage's tape, its buffers
  * counted once) and per byte of each extra tape, measured on wasm (vit_b lora, 1024 px, batch 1,
- * each from a fresh process): one tape at a time, a peak of 1003 MiB took the heap to 1283 MiB
- * (1.28x); a tail of 6 stages, 835 MiB of tapes more, to 3881 MiB (3.1x each). Tapes alive
- * together fragment the heap: the scratch of the stages taped after them, and of the backward
- * passes, lands above them, and more so the longer the tail (an earlier build's tail of 3 took
- * 1.7x each, its tail of 6 2.3x). The per-tape factor is the largest seen, rounded up; at 1024 px
- * it allows a tail of 4 (vit_b lora: the last 3 blocks taped once, heap about 2.5 GiB).
+ * each from a fresh process): one tape at a time, a peak of 1003 MiB took the heap to 1195 MiB
+ * (1.19x); the whole chain under one tape, 2080 MiB of tapes more, to 2963 MiB (0.85x each:
+ * the first step's scratch is reused). Both rounded up, the tapes' by a quarter; at 1024 px that
+ * tapes all but the first block (vit_b lora).
  */
-const HEAP_PER_PEAK_BYTE = 1.4;
-const HEAP_PER_TAPE_BYTE = 3.2;
+const HEAP_PER_PEAK_BYTE = 1.3;
+const HEAP_PER_TAPE_BYTE = 1.1;
 
 /**
  * Bytes the active backend's tensors may take in all, or undefined where no limit is known
@@ -70,9 +68,9 @@ export interface StagedMemory {
  *
  * @example
  * ```ts
- * // Stages of 100 bytes' tape each, a peak of 250 with one alive, 2000 bytes: 1700 usable,
- * // 350 for the peak, 320 per extra stage: 4 more fit.
- * tapedTailFor({ tapeBytes: [100, 100, 100, 100, 100, 100, 100, 100], peakBytes: 250 }, 2000); // 5
+ * // Stages of 100 bytes' tape each, a peak of 500 with one alive, 2000 bytes: 1700 usable,
+ * // 650 for the peak, 110 per extra stage: 9 more would fit, the chain has 8 stages.
+ * tapedTailFor({ tapeBytes: [100, 100, 100, 100, 100, 100, 100, 100], peakBytes: 500 }, 2000); // 8
  * ```
  */
 export function tapedTailFor(measured: StagedMemory, limitBytes: number): number {

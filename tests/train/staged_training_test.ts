@@ -97,8 +97,8 @@ Deno.test("wasm: staged gradients peak at a fraction of the taped forward pass's
   // The whole chain under one tape: below tf.variableGrads' peak all the same, as the staged
   // backward pass frees each gradient once used where tfjs keeps them all to its end.
   const oneTape = await peakAboveStart(model, 1000);
-  // Measured (wasm, tiny SAM: 4 blocks at 8x8 tokens, batch 2): 18.0 MB taped, 4.1 MB staged,
-  // 7.1 MB under one tape.
+  // Measured (wasm, tiny SAM: 4 blocks at 8x8 tokens, batch 2): 17.7 MB taped, 3.8 MB staged,
+  // 6.7 MB under one tape.
   console.log(`peak above start: taped ${taped} B, staged ${staged} B, one tape ${oneTape} B`);
   assert(staged < 0.5 * taped, `staged ${staged} B vs taped ${taped} B`);
   assert(staged < oneTape && oneTape < 0.5 * taped, `one tape ${oneTape} B vs taped ${taped} B`);

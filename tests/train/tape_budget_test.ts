@@ -7,18 +7,18 @@ import { tf } from "../../lib/backend/tf.ts";
 import { tapedTailFor, tensorMemoryLimit } from "../../lib/train/tape_budget.ts";
 import { onBackend } from "../_backends.ts";
 
-Deno.test("tapedTailFor: final stages whose heap (1.4x the peak, 3.2x each tape) fits in 85% of the limit", () => {
-  // 2000 bytes: 1700 usable; the peak takes 350, each extra stage 320: stages 6 to 3 (4 more).
-  const even = { tapeBytes: [100, 100, 100, 100, 100, 100, 100, 100], peakBytes: 250 };
-  assertEquals(tapedTailFor(even, 2000), 5);
-  // 1000 bytes: 850 usable, 500 after the peak: one stage more.
+Deno.test("tapedTailFor: final stages whose heap (1.3x the peak, 1.1x each tape) fits in 85% of the limit", () => {
+  // 2000 bytes: 1700 usable; the peak takes 650, each extra stage 110: every stage fits.
+  const even = { tapeBytes: [100, 100, 100, 100, 100, 100, 100, 100], peakBytes: 500 };
+  assertEquals(tapedTailFor(even, 2000), 8);
+  // 1000 bytes: 850 usable, 200 after the peak: one stage more.
   assertEquals(tapedTailFor(even, 1000), 2);
-  // Uneven tapes, from the end, at 3000 bytes (2200 after the peak): 50 (160), 200 (640) and
-  // 250 (800) fit, 600 left; then 10 (32) and 10 (32).
-  const uneven = { tapeBytes: [10, 10, 250, 200, 50, 90], peakBytes: 250 };
-  assertEquals(tapedTailFor(uneven, 3000), 6);
-  // 2000 bytes: 1350 after the peak: 160 and 640, then 800 is too much.
-  assertEquals(tapedTailFor(uneven, 2000), 3);
+  // Uneven tapes, from the end, at 2000 bytes (1050 after the peak): 50 (55), 200 (220), 250
+  // (275), 10 (11) and 10 (11) all fit.
+  const uneven = { tapeBytes: [10, 10, 250, 200, 50, 90], peakBytes: 500 };
+  assertEquals(tapedTailFor(uneven, 2000), 6);
+  // 1400 bytes: 540 after the peak: 55 and 220, then 275 is too much.
+  assertEquals(tapedTailFor(uneven, 1400), 3);
   // Nothing beside the peak: only the last stage.
   assertEquals(tapedTailFor({ tapeBytes: [100, 100, 100], peakBytes: 600 }, 1000), 1);
   // A stage never taped (no gradient reached it) ends the tail, even with room left.
