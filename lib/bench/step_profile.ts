@@ -32,7 +32,7 @@ export interface StageProfile {
   tapedForwardMs: number;
   backwardMs: number;
   totalMs: number;
-  /** Tensor MiB its tape held. */
+  /** MiB its tape kept (distinct buffers, to the KiB). */
   tapeMiB: number;
 }
 
@@ -150,7 +150,8 @@ export async function profileTrainStep(
     tapedForwardMs: round(t.tapedForwardMs),
     backwardMs: round(t.backwardMs),
     totalMs: round(t.forwardMs + t.tapedForwardMs + t.backwardMs),
-    tapeMiB: round(t.tapeBytes / 2 ** 20),
+    // To the KiB: a small model's tapes are a few.
+    tapeMiB: Math.round(t.tapeBytes / 2 ** 10) / 2 ** 10,
   }));
   return {
     stepMs: round(stepMs),

@@ -17,7 +17,7 @@
  */
 import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts";
 import { matMul } from "../nn/matmul.ts";
-import { leanAdd, leanConcat, leanReshape } from "../nn/lean_ops.ts";
+import { leanAdd, leanConcat, leanReshape, leanScaledMatMul } from "../nn/lean_ops.ts";
 import { linear } from "../nn/linear.ts";
 import { relativeBiases } from "./relative_position.ts";
 import { biasedSoftmax } from "./biased_softmax.ts";
@@ -60,7 +60,9 @@ export function encoderAttention(
     const [n, h, w, width] = x.shape;
     const tokens = h * w;
     const headDim = width / numHeads;
-    const flat = x.reshape([n, tokens, width]) as Tensor3D;
+    // Lean reshapes here and at the end: tfjs's would keep the windows and the projection's
+    // output for the backward pass (14 MiB each per vit_b block at 1024 px) only for their shapes.
+    const flat = leanReshape(x, [n, tokens, width]) as Tensor3D;
     const qkv = linear(flat, weights.qkvWeight, weights.qkvBias); // [N, T, 3D]
     let [query, key, value] = tf.split(qkv, 3, 2) as [Tensor, Tensor, Tensor]; // [N, T, D] each
     const delta = extension?.queryValueDelta?.(flat, windowsPerImage);
@@ -105,11 +107,11 @@ export function encoderAttention(
         ? fusedAttention(heads, { size: [h, w] })
         : chunkedAttention(heads, { size: [h, w], queryBlock });
     } else {
-      const scaled = tf.mul(q, 1 / Math.sqrt(headDim));
-      const spatial = matMul(scaled, k, false, true); // [N, heads, T, T]
+      const scale = 1 / Math.sqrt(headDim);
+      const spatial = leanScaledMatMul(q, k, scale); // [N, heads, T, T]
       // Prefix logits first, without relative terms: [N, heads, T, L+T].
       const logits = prefixKeys
-        ? leanConcat([matMul(scaled, prefixKeys, false, true), spatial], 3)
+        ? leanConcat([leanScaledMatMul(q, prefixKeys, scale), spatial], 3)
         : spatial;
       const total = logits.shape[3]!;
       const rows = n * numHeads * tokens;
@@ -133,7 +135,7 @@ export function encoderAttention(
       out = matMul(probabilities, prefixValues ? leanConcat([prefixValues, v], 2) : v);
     }
     const merged = leanReshape(out.transpose([0, 2, 1, 3]), [n, tokens, width]);
-    return linear(merged, weights.projWeight, weights.projBias).reshape([
+    return leanReshape(linear(merged, weights.projWeight, weights.projBias), [
       n,
       h,
       w,

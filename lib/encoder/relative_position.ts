@@ -4,7 +4,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
-import { leanAdd, leanReshape } from "../nn/lean_ops.ts";
+import { isFrozen, leanAdd, leanReshape } from "../nn/lean_ops.ts";
 import { matMul } from "../nn/matmul.ts";
 
 const selectionCache = new Map<string, Tensor>();
@@ -69,6 +69,10 @@ export function relativeEmbeddings(querySize: number, keySize: number, table: Te
  * key grid: `relH[b, (y, x), ky] = q[b, (y, x)] · embH[y, ky]` and
  * `relW[b, (y, x), kx] = q[b, (y, x)] · embW[x, kx]`.
  *
+ * Its gradient keeps only the queries and the tables (tfjs's own would keep two transposed copies
+ * of the queries and the products before and after their transposes: 29 MiB per windowed vit_b
+ * block at 1024 px, 72 MiB per global one) and recomputes the transposed copies it needs.
+ *
  * @param queries `[N, h*w, headDim]` queries, unscaled.
  * @returns `[N, h*w, h]` and `[N, h*w, w]`.
  */
@@ -76,23 +80,64 @@ export function relativeBiases(
   queries: Tensor,
   tableH: Tensor,
   tableW: Tensor,
-  [h, w]: [number, number],
+  size: [number, number],
 ): [Tensor, Tensor] {
-  return tf.tidy(() => {
-    const [n, , headDim] = queries.shape as [number, number, number];
-    const embH = relativeEmbeddings(h, h, tableH); // [h, kh, hd]
-    const embW = relativeEmbeddings(w, w, tableW); // [w, kw, hd]
-    const grid = queries.reshape([n, h, w, headDim]);
-    const byRow = grid.transpose([1, 0, 2, 3]).reshape([h, n * w, headDim]); // batched over y
-    const relH = matMul(byRow, embH, false, true) // [h, n*w, kh]
-      .reshape([h, n, w, h]).transpose([1, 0, 2, 3]) // [n, y, x, ky]
-      .reshape([n, h * w, h]);
-    const byCol = grid.transpose([2, 0, 1, 3]).reshape([w, n * h, headDim]); // batched over x
-    const relW = matMul(byCol, embW, false, true) // [w, n*h, kw]
-      .reshape([w, n, h, w]).transpose([1, 2, 0, 3]) // [n, y, x, kx]
-      .reshape([n, h * w, w]);
-    return [relH, relW] as [Tensor, Tensor];
-  });
+  // Two ops that both keep the queries: one buffer, kept once.
+  return [
+    relativeBias(queries, tableH, size, "rows"),
+    relativeBias(queries, tableW, size, "columns"),
+  ];
+}
+
+/**
+ * One of the two biases of {@link relativeBiases}, as a `tf.customGrad` op: along `rows`, the
+ * queries batched over y `[h, n*w, hd]` times `embH` `[h, kh, hd]`; along `columns`, batched over
+ * x `[w, n*h, hd]` times `embW`. Returns `[n, h*w, h]` or `[n, h*w, w]`.
+ */
+function relativeBias(
+  queries: Tensor,
+  table: Tensor,
+  [h, w]: [number, number],
+  along: "rows" | "columns",
+): Tensor {
+  const [n, , headDim] = queries.shape as [number, number, number];
+  // rows: [y][b, x]; columns: [x][b, y].
+  const [outer, inner] = along === "rows" ? [h, w] : [w, h];
+  const toBatched = along === "rows" ? [1, 0, 2, 3] : [2, 0, 1, 3];
+  // The inverse permutation: [outer, n, inner, ·] back to [n, y, x, ·].
+  const fromBatched = along === "rows" ? [1, 0, 2, 3] : [1, 2, 0, 3];
+  const batched = (q: Tensor) =>
+    q.reshape([n, h, w, headDim]).transpose(toBatched).reshape([outer, n * inner, headDim]);
+  const op = tf.customGrad((...args) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [q, stored] = args as [Tensor, Tensor];
+    save([q, stored]);
+    const embedding = relativeEmbeddings(outer, outer, stored); // [outer, k, hd]
+    const bias = matMul(batched(q), embedding, false, true) // [outer, n*inner, k]
+      .reshape([outer, n, inner, outer]).transpose(fromBatched) // [n, y, x, k]
+      .reshape([n, h * w, outer]);
+    return {
+      value: bias,
+      gradFunc: (dy: Tensor, saved: Tensor[]) => {
+        const [savedQ, savedTable] = saved as [Tensor, Tensor];
+        const dBatched = dy.reshape([n, h, w, outer]).transpose(toBatched).reshape([
+          outer,
+          n * inner,
+          outer,
+        ]);
+        const dQ = matMul(dBatched, relativeEmbeddings(outer, outer, savedTable)) // [outer, n*inner, hd]
+          .reshape([outer, n, inner, headDim]).transpose(fromBatched)
+          .reshape([n, h * w, headDim]);
+        // A frozen table (the checkpoint's, under PEFT) gets zeros without the products.
+        if (isFrozen(table)) return [dQ, tf.zerosLike(savedTable)];
+        const dEmbedding = matMul(dBatched, batched(savedQ), true, false); // [outer, k, hd]
+        const selection = selectionMatrix(outer, outer, savedTable.shape[0]!); // [outer*k, length]
+        const dTable = matMul(selection, dEmbedding.reshape([outer * outer, headDim]), true, false);
+        return [dQ, dTable];
+      },
+    };
+  }) as (q: Tensor, table: Tensor) => Tensor;
+  return op(queries, table);
 }
 
 /**
@@ -117,8 +162,8 @@ export function addRelativePosition(
     const [relH, relW] = relativeBiases(queries, tableH, tableW, size);
     // Lean adds: tfjs's would keep two copies of the logits for their shapes.
     const withPosition = leanAdd(
-      leanAdd(leanReshape(logits, [n, h, w, h, w]), relH.reshape([n, h, w, h, 1])),
-      relW.reshape([n, h, w, 1, w]),
+      leanAdd(leanReshape(logits, [n, h, w, h, w]), leanReshape(relH, [n, h, w, h, 1])),
+      leanReshape(relW, [n, h, w, 1, w]),
     );
     return leanReshape(withPosition, [n, h * w, h * w]);
   });

@@ -4,7 +4,7 @@
  * @module
  */
 import { type Tensor4D, tf } from "../backend/tf.ts";
-import { leanReshape } from "../nn/lean_ops.ts";
+import { leanPad, leanReshape, leanSlice } from "../nn/lean_ops.ts";
 
 /**
  * Pads `[B, H, W, C]` with zeros at the bottom and right to multiples of `windowSize`, then cuts
@@ -15,7 +15,8 @@ export function partitionWindows(x: Tensor4D, windowSize: number): Tensor4D {
     const [batch, height, width, channels] = x.shape;
     const padH = (windowSize - (height % windowSize)) % windowSize;
     const padW = (windowSize - (width % windowSize)) % windowSize;
-    const padded = padH || padW ? tf.pad(x, [[0, 0], [0, padH], [0, padW], [0, 0]]) : x;
+    // Lean pad and slice: tfjs's keep their inputs for the backward pass, which needs only shapes.
+    const padded = padH || padW ? leanPad(x, [[0, 0], [0, padH], [0, padW], [0, 0]]) : x;
     const rows = (height + padH) / windowSize;
     const cols = (width + padW) / windowSize;
     return leanReshape(
@@ -44,6 +45,6 @@ export function unpartitionWindows(
       [batch, rows * windowSize, cols * windowSize, channels],
     ) as Tensor4D;
     if (rows * windowSize === height && cols * windowSize === width) return grid;
-    return tf.slice(grid, [0, 0, 0, 0], [batch, height, width, channels]);
+    return leanSlice(grid, [0, 0, 0, 0], [batch, height, width, channels]) as Tensor4D;
   });
 }

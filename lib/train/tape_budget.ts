@@ -15,17 +15,20 @@ const WASM_HEAP_BYTES = 4 * 2 ** 30;
 
 /**
  * The share of the limit the heap may reach: the wasm module aborts when its allocator finds no
- * room, so a plan must stay clear of the limit.
+ * room, which is much worse than a stage computed twice, so a plan stays well clear of it.
  */
-const USABLE_SHARE = 0.8;
+const USABLE_SHARE = 0.85;
 
 /**
- * Heap bytes per tensor byte, measured on wasm (vit_b, 512 px: 802 MiB of heap at a peak of
- * 622 MiB of tensors with one tape; a tail of 6 stages holding 889 MiB of tapes took the heap to
- * 2202 MiB): the allocator's gaps, and the gradients the backward pass makes beside the tapes.
+ * Heap bytes per byte of the measured peak (the tensors held plus one stage's tape, its buffers
+ * counted once) and per byte of each extra tape, measured on wasm (vit_b lora, 1024 px, batch 1,
+ * each from a fresh process): one tape at a time, a peak of 1003 MiB took the heap to 1195 MiB
+ * (1.19x); the whole chain under one tape, 2080 MiB of tapes more, to 2963 MiB (0.85x each:
+ * the first step's scratch is reused). Both rounded up, the tapes' by a quarter; at 1024 px that
+ * tapes all but the first block (vit_b lora).
  */
-const HEAP_PER_PEAK_BYTE = 1.5;
-const HEAP_PER_TAPE_BYTE = 2;
+const HEAP_PER_PEAK_BYTE = 1.3;
+const HEAP_PER_TAPE_BYTE = 1.1;
 
 /**
  * Bytes the active backend's tensors may take in all, or undefined where no limit is known
@@ -48,9 +51,12 @@ export function tensorMemoryLimit(): number | undefined {
 
 /** What a step with one tape at a time measured (see {@link tapedTailFor}). */
 export interface StagedMemory {
-  /** Each stage's tape bytes, in chain order; NaN for a stage not measured (never taped). */
+  /**
+   * Each stage's tape bytes (the distinct buffers it keeps), in chain order; NaN for a stage not
+   * measured (never taped).
+   */
   tapeBytes: readonly number[];
-  /** The most tensor bytes alive at any complete tape. */
+  /** The most tensor bytes alive at any complete tape: those held beside it plus the tape. */
   peakBytes: number;
 }
 
@@ -62,9 +68,9 @@ export interface StagedMemory {
  *
  * @example
  * ```ts
- * // Stages of 100 bytes' tape each, a peak of 300 with one alive, 2000 bytes: 1600 usable,
- * // 450 for the peak, 200 per extra stage: 5 more fit.
- * tapedTailFor({ tapeBytes: [100, 100, 100, 100, 100, 100, 100, 100], peakBytes: 300 }, 2000); // 6
+ * // Stages of 100 bytes' tape each, a peak of 500 with one alive, 2000 bytes: 1700 usable,
+ * // 650 for the peak, 110 per extra stage: 9 more would fit, the chain has 8 stages.
+ * tapedTailFor({ tapeBytes: [100, 100, 100, 100, 100, 100, 100, 100], peakBytes: 500 }, 2000); // 8
  * ```
  */
 export function tapedTailFor(measured: StagedMemory, limitBytes: number): number {

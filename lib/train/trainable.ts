@@ -145,12 +145,11 @@ export function modelGradients<Out = Tensor4D>(
       variables,
       {
         tapedTail: known ?? 1,
-        onTapeFull: () => {
-          peakBytes = Math.max(peakBytes, tf.memory().numBytes);
-          options.onTapeFull?.();
-        },
+        onTapeFull: options.onTapeFull && (() => options.onTapeFull!()),
         onStageTimed: (timing) => {
           tapeBytes[timing.stage] = timing.tapeBytes;
+          // Not tf.memory() at the full tape: it counts a saved tensor's buffer once more.
+          peakBytes = Math.max(peakBytes, timing.heldBytes + timing.tapeBytes);
           options.onStageTimed?.(timing);
         },
       },

@@ -46,7 +46,7 @@ Deno.test("profileTrainStep(): kernels within the step, every stage once, then t
       } else {
         const blocks = Array.from({ length: TINY_SIZE.depth }, (_, i) => `block ${i}`);
         assertEquals(first.stages.map((s) => s.stage), ["embed", ...blocks, "head"]);
-        ok(first.stages.every((s) => s.tapeMiB > 0));
+        ok(first.stages.every((s) => s.tapeMiB > 0), JSON.stringify(first.stages));
         assertEquals(first.stages.at(-1)!.forwardMs, 0);
         // The tiny model's tapes fit the wasm heap together: one tape over the whole chain.
         assertEquals(second.stages.map((s) => [s.stage, s.forwardMs]), [["embed .. head", 0]]);

@@ -2,7 +2,7 @@
  * The lean ops give tfjs's values bit for bit and its gradients, and keep less for the backward
  * pass; the frozen layers apply only to tensors declared frozen.
  */
-import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
 import { type Tensor, tf } from "../../lib/backend/tf.ts";
 import {
   frozenLayerNorm,
@@ -10,10 +10,14 @@ import {
   isFrozen,
   leanAdd,
   leanConcat,
+  leanPad,
   leanReshape,
+  leanScaledMatMul,
+  leanSlice,
   markFrozen,
 } from "../../lib/nn/lean_ops.ts";
 import { linear } from "../../lib/nn/linear.ts";
+import { matMul } from "../../lib/nn/matmul.ts";
 import { maxAbsDiff, onBackend } from "../_backends.ts";
 
 /** Layer norm as tfjs ops (layerNorm() itself is one SIMD kernel on wasm). */
@@ -54,6 +58,7 @@ for (const backend of ["wasm", "cpu"] as const) {
     const bias = random([4], 5);
     const normWeight = random([8], 6);
     const normBias = random([8], 7);
+    const keys = random([6, 3, 8], 8);
     const cases: [
       string,
       (...xs: Tensor[]) => Tensor,
@@ -71,6 +76,29 @@ for (const backend of ["wasm", "cpu"] as const) {
         5,
         9,
       ]],
+      // Pad and slice differentiate a product with x, as in a block: the pad's (slice's) input
+      // is otherwise kept by nothing.
+      [
+        "pad",
+        (a) => tf.pad(tf.mul(a, 2), [[0, 0], [1, 2], [0, 3]]),
+        (a) => leanPad(tf.mul(a, 2), [[0, 0], [1, 2], [0, 3]]),
+        [x],
+        [6, 8, 11],
+      ],
+      [
+        "slice",
+        (a) => tf.slice(tf.mul(a, 2), [1, 0, 2], [4, 5, 3]),
+        (a) => leanSlice(tf.mul(a, 2), [1, 0, 2], [4, 5, 3]),
+        [x],
+        [4, 5, 3],
+      ],
+      [
+        "scaled product",
+        (a, b) => matMul(tf.mul(a, 0.25), b, false, true),
+        (a, b) => leanScaledMatMul(a, b, 0.25),
+        [x, keys],
+        [6, 5, 3],
+      ],
       ["linear", (a) => linear(a, weight, bias), (a) => frozenLinear(a, weight, bias), [x], [
         6,
         5,
@@ -104,9 +132,16 @@ for (const backend of ["wasm", "cpu"] as const) {
       plain.dispose();
       lean.dispose();
     }
-    tf.dispose([x, row, column, weight, bias, normWeight, normBias]);
+    tf.dispose([x, row, column, weight, bias, normWeight, normBias, keys]);
   });
 }
+
+Deno.test("leanSlice() refuses a slice outside its input", async () => {
+  await onBackend("cpu");
+  const x = tf.ones([3, 4]);
+  throws(() => leanSlice(x, [1, 0], [3, 4]), /outside \[3,4\]/);
+  x.dispose();
+});
 
 Deno.test("frozen layers only for tensors declared frozen: tf.grads still reaches any other weight", async () => {
   await onBackend("cpu");

@@ -165,3 +165,92 @@ Deno.test("wasm: repeated staged gradients, and a stage that throws, leave no te
   tf.dispose([images, labels]);
   model.dispose();
 });
+
+Deno.test("a taped stage's backward pass frees each intermediate gradient once used, and reports what its tape keeps", async () => {
+  await onBackend("cpu");
+  const w = tf.variable(tf.fill([1000], 0.5), true);
+  const x = tf.ones([1000]);
+  // 20 elementwise ops that keep nothing for their backward pass: each output is freed once the
+  // next is made, so only the backward pass holds 21 tensors of 4000 bytes: their gradients.
+  const chain: Stage = (t) => {
+    let y = tf.mul(t, w);
+    for (let i = 0; i < 20; i++) {
+      const next = tf.neg(y);
+      y.dispose();
+      y = next;
+    }
+    return tf.sum(y);
+  };
+  const tapes: number[] = [];
+  const peakOf = async (run: () => { value: Tensor; grads: Record<string, Tensor> }) => {
+    let result!: { value: Tensor; grads: Record<string, Tensor> };
+    const { peakBytes } = await tf.profile(() => {
+      result = run();
+    });
+    const gradient = await result.grads[w.name]!.data();
+    tf.dispose([result.value, ...Object.values(result.grads)]);
+    return { peakBytes, gradient };
+  };
+  const before = tf.memory().numBytes;
+  const staged = await peakOf(() =>
+    stagedGradients([chain], x, [w], { onStageTimed: (t) => tapes.push(t.tapeBytes) })
+  );
+  const plain = await peakOf(() => tf.variableGrads(() => chain(x) as tf.Scalar, [w]));
+  // d/dw sum((-1)^20 x w) = x = 1.
+  assertEquals(staged.gradient, new Float32Array(1000).fill(1));
+  assertEquals(plain.gradient, staged.gradient);
+  // tfjs's own pass ends with all 21 gradients of [1000] alive; here at most a few at a time.
+  assert(plain.peakBytes - before >= 21 * 4000, `plain peak ${plain.peakBytes - before}`);
+  assert(staged.peakBytes - before <= 8 * 4000, `staged peak ${staged.peakBytes - before}`);
+  // The tape keeps x and w (left out: the input and the variable), the sum's input (tfjs's Sum
+  // keeps it for its shape) and the scalar loss.
+  assertEquals(tapes, [4000 + 4]);
+  tf.dispose([w, x]);
+});
+
+Deno.test("a custom gradient's scratch is freed at once in a staged backward pass (tfjs keeps it to the end)", async () => {
+  await onBackend("cpu");
+  const w = tf.variable(tf.fill([1000], 0.5), true);
+  const x = tf.ones([1000]);
+  // t · 2 whose gradient 2 dy is computed the long way: 11 scratch tensors of 4000 bytes a call.
+  const doubled = tf.customGrad((...args) => {
+    const save = args.pop() as tf.GradSaveFunc;
+    const [t] = args as [Tensor];
+    save([]);
+    return {
+      value: tf.mul(t, 2),
+      gradFunc: (dy: Tensor) => {
+        let g = dy;
+        for (let i = 0; i < 10; i++) g = tf.add(g, 1);
+        return tf.mul(tf.sub(g, 10), 2);
+      },
+    };
+  }) as (t: Tensor) => Tensor;
+  const chain: Stage = (t) => {
+    let y = tf.mul(t, w);
+    for (let i = 0; i < 5; i++) {
+      const next = doubled(y);
+      y.dispose();
+      y = next;
+    }
+    return tf.sum(y);
+  };
+  const peakOf = async (run: () => { value: Tensor; grads: Record<string, Tensor> }) => {
+    let result!: { value: Tensor; grads: Record<string, Tensor> };
+    const { peakBytes } = await tf.profile(() => {
+      result = run();
+    });
+    const gradient = await result.grads[w.name]!.data();
+    tf.dispose([result.value, ...Object.values(result.grads)]);
+    return { peakBytes, gradient };
+  };
+  const before = tf.memory().numBytes;
+  const staged = await peakOf(() => stagedGradients([chain], x, [w]));
+  const plain = await peakOf(() => tf.variableGrads(() => chain(x) as tf.Scalar, [w]));
+  // d/dw sum(2^5 x w) = 32 x = 32.
+  assertEquals(staged.gradient, new Float32Array(1000).fill(32));
+  assertEquals(plain.gradient, staged.gradient);
+  assert(plain.peakBytes - before >= 50 * 4000, `plain peak ${plain.peakBytes - before}`);
+  assert(staged.peakBytes - before <= 16 * 4000, `staged peak ${staged.peakBytes - before}`);
+  tf.dispose([w, x]);
+});
