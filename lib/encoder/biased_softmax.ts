@@ -7,6 +7,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
+import { wasmHeapModule } from "../backend/wasm_heap_module.ts";
 import { hostMemory, type TensorInfo } from "../backend/host_memory.ts";
 import { leanAdd, leanConcat, leanReshape } from "../nn/lean_ops.ts";
 import { type AttentionSimd, attentionSimd } from "./attention_simd.ts";
@@ -14,22 +15,9 @@ import { type AttentionSimd, attentionSimd } from "./attention_simd.ts";
 const FORWARD_KERNEL = "MopeftBiasedSoftmax";
 const BACKWARD_KERNEL = "MopeftBiasedSoftmaxBackward";
 
-/** tfjs-backend-wasm 4.22's emscripten module, where it keeps its heap. */
-interface WasmBackendHeap {
-  wasm?: { asm?: { memory?: WebAssembly.Memory } };
-}
-
-const simdByMemory = new WeakMap<WebAssembly.Memory, AttentionSimd | null>();
-
+/** The SIMD loops over the wasm backend's heap, or undefined where they cannot run. */
 function simdFor(backend: unknown): AttentionSimd | undefined {
-  const memory = (backend as WasmBackendHeap).wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return undefined;
-  let simd = simdByMemory.get(memory);
-  if (simd === undefined) {
-    simd = attentionSimd(memory) ?? null;
-    simdByMemory.set(memory, simd);
-  }
-  return simd ?? undefined;
+  return wasmHeapModule(backend, attentionSimd);
 }
 
 interface Layout {

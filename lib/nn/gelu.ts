@@ -11,6 +11,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
+import { wasmHeapModule } from "../backend/wasm_heap_module.ts";
 import { type HostBackendName, hostMemory, type TensorInfo } from "../backend/host_memory.ts";
 import { type GeluSimd, geluSimd } from "./gelu_simd.ts";
 
@@ -55,23 +56,9 @@ function normalCdfValues(x: Float32Array, out: Float32Array): void {
   for (let i = 0; i < x.length; i++) out[i] = 0.5 * (1 + erfApprox(x[i]! * Math.SQRT1_2));
 }
 
-/** tfjs-backend-wasm 4.22's emscripten module, where it keeps its heap. */
-interface WasmBackendHeap {
-  wasm?: { asm?: { memory?: WebAssembly.Memory } };
-}
-
-const simdByMemory = new WeakMap<WebAssembly.Memory, GeluSimd | null>();
-
 /** The SIMD loops over the wasm backend's heap, or undefined where they cannot run. */
 function simdFor(backend: unknown): GeluSimd | undefined {
-  const memory = (backend as WasmBackendHeap).wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return undefined;
-  let simd = simdByMemory.get(memory);
-  if (simd === undefined) {
-    simd = geluSimd(memory) ?? null;
-    simdByMemory.set(memory, simd);
-  }
-  return simd ?? undefined;
+  return wasmHeapModule(backend, geluSimd);
 }
 
 /** Whether GELU's gradient runs as one SIMD kernel on the active backend. */

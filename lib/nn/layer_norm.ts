@@ -8,6 +8,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
+import { wasmHeapModule } from "../backend/wasm_heap_module.ts";
 import { hostMemory, type TensorInfo } from "../backend/host_memory.ts";
 import { frozenLayerNorm, isFrozen } from "./lean_ops.ts";
 import { type LayerNormSimd, layerNormSimd } from "./layer_norm_simd.ts";
@@ -15,22 +16,9 @@ import { type LayerNormSimd, layerNormSimd } from "./layer_norm_simd.ts";
 const LAYER_NORM_KERNEL = "MopeftLayerNorm";
 const LAYER_NORM_GRADIENT_KERNEL = "MopeftLayerNormGradient";
 
-/** tfjs-backend-wasm 4.22's emscripten module, where it keeps its heap. */
-interface WasmBackendHeap {
-  wasm?: { asm?: { memory?: WebAssembly.Memory } };
-}
-
-const simdByMemory = new WeakMap<WebAssembly.Memory, LayerNormSimd | null>();
-
+/** The SIMD loops over the wasm backend's heap, or undefined where they cannot run. */
 function simdFor(backend: unknown): LayerNormSimd | undefined {
-  const memory = (backend as WasmBackendHeap).wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return undefined;
-  let simd = simdByMemory.get(memory);
-  if (simd === undefined) {
-    simd = layerNormSimd(memory) ?? null;
-    simdByMemory.set(memory, simd);
-  }
-  return simd ?? undefined;
+  return wasmHeapModule(backend, layerNormSimd);
 }
 
 /** Rows and width of `x` over its last axis. */
