@@ -4,7 +4,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
-import { isFrozen, leanAdd, leanReshape } from "../nn/lean_ops.ts";
+import { isFrozen } from "../nn/lean_ops.ts";
 import { matMul } from "../nn/matmul.ts";
 
 const selectionCache = new Map<string, Tensor>();
@@ -138,33 +138,4 @@ function relativeBias(
     };
   }) as (q: Tensor, table: Tensor) => Tensor;
   return op(queries, table);
-}
-
-/**
- * Adds the decomposed relative-position terms to attention logits.
- *
- * @param logits `[N, h*w, h*w]` logits over one window (or the whole grid), N = batch * heads.
- * @param queries `[N, h*w, headDim]` queries, unscaled.
- * @param tableH `rel_pos_h`, `[2h-1, headDim]` (resized when it differs).
- * @param tableW `rel_pos_w`.
- * @param size `[h, w]` of the window.
- */
-export function addRelativePosition(
-  logits: Tensor,
-  queries: Tensor,
-  tableH: Tensor,
-  tableW: Tensor,
-  size: [number, number],
-): Tensor {
-  return tf.tidy(() => {
-    const [h, w] = size;
-    const n = queries.shape[0]!;
-    const [relH, relW] = relativeBiases(queries, tableH, tableW, size);
-    // Lean adds: tfjs's would keep two copies of the logits for their shapes.
-    const withPosition = leanAdd(
-      leanAdd(leanReshape(logits, [n, h, w, h, w]), leanReshape(relH, [n, h, w, h, 1])),
-      leanReshape(relW, [n, h, w, 1, w]),
-    );
-    return leanReshape(withPosition, [n, h * w, h * w]);
-  });
 }

@@ -26,7 +26,6 @@ export const OP = {
   f32Const: 0x43,
   i32GeU: 0x4f,
   i32Add: 0x6a,
-  i32Sub: 0x6b,
   i32Mul: 0x6c,
   i32And: 0x71,
   i32Shl: 0x74,
@@ -55,8 +54,6 @@ export const SIMD = {
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
   f32x4Div: 0xe7,
-  f32x4Min: 0xe8,
-  f32x4Max: 0xe9,
   f32x4Pmin: 0xea,
   f32x4Pmax: 0xeb,
 } as const;

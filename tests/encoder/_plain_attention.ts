@@ -7,7 +7,25 @@
 import { type Tensor, tf } from "../../lib/backend/tf.ts";
 import { matMul } from "../../lib/nn/matmul.ts";
 import type { ChunkedAttentionInputs } from "../../lib/encoder/chunked_attention.ts";
-import { addRelativePosition } from "../../lib/encoder/relative_position.ts";
+import { relativeBiases } from "../../lib/encoder/relative_position.ts";
+
+/** `logits` `[N, h*w, h*w]` plus the decomposed relative-position terms, by plain tfjs adds. */
+function addRelativePosition(
+  logits: Tensor,
+  queries: Tensor,
+  tableH: Tensor,
+  tableW: Tensor,
+  [h, w]: [number, number],
+): Tensor {
+  return tf.tidy(() => {
+    const n = queries.shape[0]!;
+    const [relH, relW] = relativeBiases(queries, tableH, tableW, [h, w]);
+    return tf.add(
+      tf.add(logits.reshape([n, h, w, h, w]), relH.reshape([n, h, w, h, 1])),
+      relW.reshape([n, h, w, 1, w]),
+    ).reshape([n, h * w, h * w]);
+  });
+}
 
 /** Attention with decomposed relative positions and optional prefixes, by plain tfjs ops. */
 export function plainAttention(inputs: ChunkedAttentionInputs, size: [number, number]): Tensor {
