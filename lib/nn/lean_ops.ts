@@ -13,7 +13,7 @@
  */
 import { type Tensor, tf } from "../backend/tf.ts";
 import { blasFor } from "../backend/blas_matmul.ts";
-import { matMul } from "./matmul.ts";
+import { matMul, matMulBias } from "./matmul.ts";
 
 const frozenTensors = new WeakSet<Tensor>();
 
@@ -232,9 +232,7 @@ export function frozenLinear(x: Tensor, weight: Tensor, bias?: Tensor): Tensor {
     const save = args.pop() as tf.GradSaveFunc;
     const [input] = args as [Tensor];
     save([]);
-    const rows = input.reshape([-1, inFeatures]);
-    let y = matMul(rows, weight, false, true);
-    if (bias) y = tf.add(y, bias);
+    const y = matMulBias(input.reshape([-1, inFeatures]), weight, bias);
     return {
       value: y.reshape([...input.shape.slice(0, -1), outFeatures]),
       gradFunc: (dy: Tensor) => matMul(dy.reshape([-1, outFeatures]), weight).reshape(input.shape), // [N, in]
