@@ -39,6 +39,22 @@ export interface AttentionSimd {
     prefix: number,
     h: number,
     w: number,
+    /** `[rows, 2]`: each row's largest biased logit and 1 / its sum of exponentials. */
+    stats: number,
+    /** 1 to write {@link stats}, 0 to leave them. */
+    writeStats: 0 | 1,
+  ): void;
+  /** The rows of {@link biasedSoftmax} again, in one pass, from the `stats` it wrote. */
+  biasedExp(
+    logits: number,
+    biasH: number,
+    biasW: number,
+    stats: number,
+    out: number,
+    rows: number,
+    prefix: number,
+    h: number,
+    w: number,
   ): void;
   /**
    * `dS[i, j] = p[i, j] (dP[i, j] − delta[i])`, `dBiasH[i, ky] = Σ_kx dS[i, L + ky·w + kx]`,
@@ -90,8 +106,19 @@ class Locals {
 }
 
 function biasedSoftmaxFunction(fusedMultiplyAdd: boolean): SimdFunction {
-  const [logits, biasH, biasW, out, rows, prefix, h, w] = [0, 1, 2, 3, 4, 5, 6, 7];
-  const locals = new Locals(8);
+  const [logits, biasH, biasW, out, rows, prefix, h, w, stats, writeStats] = [
+    0,
+    1,
+    2,
+    3,
+    4,
+    5,
+    6,
+    7,
+    8,
+    9,
+  ];
+  const locals = new Locals(10);
   locals.i32("row", "total", "totalVec", "wVec", "wVecBytes", "src", "dst", "bh", "bw", "j", "ky");
   locals.i32("kx", "base", "keySrc", "keyDst", "offset", "at", "vecEnd");
   locals.f32("scalar", "scalarSum", "bias");
@@ -167,8 +194,75 @@ function biasedSoftmaxFunction(fusedMultiplyAdd: boolean): SimdFunction {
       c.element(L.dst!, L.j!).element(L.dst!, L.j!).loadF().get(L.scalar!).op(OP.f32Mul)
         .storeF();
     });
+    // The row's statistics (max, 1 / sum), from which biased_exp recomputes it in one pass.
+    c.get(writeStats).ifElse((c) => {
+      c.get(stats).get(L.row!).i32(3).op(OP.i32Shl, OP.i32Add).tee(L.at!).get(L.maxv!).lane(0)
+        .storeF();
+      c.get(L.at!).i32(4).op(OP.i32Add).get(L.scalar!).storeF();
+    }, () => {});
   });
-  return { name: "biased_softmax", params: 8, locals: locals.counts(), code: c };
+  return { name: "biased_softmax", params: 10, locals: locals.counts(), code: c };
+}
+
+/**
+ * The rows of `biased_softmax` again from the statistics it wrote, in one pass:
+ * `exp(x + biases − max) · (1 / sum)` with the same operations in the same order, so the values
+ * are the same to the bit.
+ */
+function biasedExpFunction(fusedMultiplyAdd: boolean): SimdFunction {
+  const [logits, biasH, biasW, stats, out, rows, prefix, h, w] = [0, 1, 2, 3, 4, 5, 6, 7, 8];
+  const locals = new Locals(9);
+  locals.i32("row", "total", "wVec", "wVecBytes", "src", "dst", "bh", "bw", "j", "ky", "kx");
+  locals.i32("base", "keySrc", "keyDst", "offset", "statsAt");
+  locals.f32("scalar", "bias", "inverse");
+  locals.v128("maxv", "inversev", "biasv", "t", "n", "r");
+  const L = locals.indices();
+  const c = new Code(locals.end(), fusedMultiplyAdd);
+  c.get(prefix).get(h).get(w).op(OP.i32Mul, OP.i32Add).set(L.total!);
+  c.get(w).i32(-4).op(OP.i32And).tee(L.wVec!).i32(2).op(OP.i32Shl).set(L.wVecBytes!);
+  c.forRange(L.row!, (c) => c.i32(0), (c) => c.get(rows), 1, (c) => {
+    const rowStart = (base: number, width: number) =>
+      c.get(base).get(L.row!).get(width).op(OP.i32Mul).i32(2).op(OP.i32Shl, OP.i32Add);
+    rowStart(logits, L.total!).set(L.src!);
+    rowStart(out, L.total!).set(L.dst!);
+    rowStart(biasH, h).set(L.bh!);
+    rowStart(biasW, w).set(L.bw!);
+    c.get(stats).get(L.row!).i32(3).op(OP.i32Shl, OP.i32Add).tee(L.statsAt!).loadF().splat()
+      .set(L.maxv!);
+    c.get(L.statsAt!).i32(4).op(OP.i32Add).loadF().tee(L.inverse!).splat().set(L.inversev!);
+    // exp(t) · (1 / sum) of a scalar t, through lane 0 of the vector exp, as biased_softmax's
+    // tail does.
+    const scalarExp = (c: Code) => {
+      c.set(L.t!);
+      expNonPositive(c, L.t!, L.n!, L.r!);
+      c.lane(0).get(L.inverse!).op(OP.f32Mul).storeF();
+    };
+    c.forRange(L.j!, (c) => c.i32(0), (c) => c.get(prefix), 1, (c) => {
+      c.element(L.dst!, L.j!);
+      c.element(L.src!, L.j!).loadF().splat().get(L.maxv!).sub();
+      scalarExp(c);
+    });
+    c.forRange(L.ky!, (c) => c.i32(0), (c) => c.get(h), 1, (c) => {
+      c.element(L.bh!, L.ky!).loadF().tee(L.bias!).splat().set(L.biasv!);
+      c.get(prefix).get(L.ky!).get(w).op(OP.i32Mul, OP.i32Add).i32(2).op(OP.i32Shl).set(L.base!);
+      c.get(L.src!).get(L.base!).op(OP.i32Add).set(L.keySrc!);
+      c.get(L.dst!).get(L.base!).op(OP.i32Add).set(L.keyDst!);
+      c.forRange(L.offset!, (c) => c.i32(0), (c) => c.get(L.wVecBytes!), 16, (c) => {
+        c.get(L.keyDst!).get(L.offset!).op(OP.i32Add);
+        c.get(L.keySrc!).get(L.offset!).op(OP.i32Add).loadV().get(L.biasv!).add()
+          .get(L.bw!).get(L.offset!).op(OP.i32Add).loadV().add().get(L.maxv!).sub().set(L.t!);
+        expNonPositive(c, L.t!, L.n!, L.r!);
+        c.get(L.inversev!).mul().storeV();
+      });
+      c.forRange(L.kx!, (c) => c.get(L.wVec!), (c) => c.get(w), 1, (c) => {
+        c.element(L.keyDst!, L.kx!);
+        c.element(L.keySrc!, L.kx!).loadF().get(L.bias!).op(OP.f32Add)
+          .element(L.bw!, L.kx!).loadF().op(OP.f32Add).splat().get(L.maxv!).sub();
+        scalarExp(c);
+      });
+    });
+  });
+  return { name: "biased_exp", params: 9, locals: locals.counts(), code: c };
 }
 
 function softmaxBackwardFunction(fusedMultiplyAdd: boolean): SimdFunction {
@@ -276,7 +370,8 @@ function softmaxBackwardFunction(fusedMultiplyAdd: boolean): SimdFunction {
 }
 
 /**
- * The module's bytes: imports `env.memory`, exports `biased_softmax` and `softmax_backward`; with
+ * The module's bytes: imports `env.memory`, exports `biased_softmax`, `biased_exp` and
+ * `softmax_backward`; with
  * `fusedMultiplyAdd` (the default) its exp polynomial uses relaxed SIMD.
  */
 export function attentionSimdModuleBytes(
@@ -284,6 +379,7 @@ export function attentionSimdModuleBytes(
 ): Uint8Array<ArrayBuffer> {
   return simdModuleBytes([
     biasedSoftmaxFunction(fusedMultiplyAdd),
+    biasedExpFunction(fusedMultiplyAdd),
     softmaxBackwardFunction(fusedMultiplyAdd),
   ]);
 }
@@ -299,7 +395,7 @@ export function attentionSimdModuleBytes(
  * heap.set([0, 0], 0); // logits of one row: no prefix, h = 1, w = 2
  * heap.set([0], 4); // biasH
  * heap.set([0, Math.log(3)], 8); // biasW
- * attentionSimd(memory)?.biasedSoftmax(0, 16, 32, 64, 1, 0, 1, 2);
+ * attentionSimd(memory)?.biasedSoftmax(0, 16, 32, 64, 1, 0, 1, 2, 0, 0);
  * heap[16]; // ≈ 0.25
  * heap[17]; // ≈ 0.75
  * ```
@@ -310,10 +406,12 @@ export function attentionSimd(memory: WebAssembly.Memory): AttentionSimd | undef
   const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   const exports = instance.exports as {
     biased_softmax: AttentionSimd["biasedSoftmax"];
+    biased_exp: AttentionSimd["biasedExp"];
     softmax_backward: AttentionSimd["softmaxBackward"];
   };
   return {
     biasedSoftmax: (...args) => exports.biased_softmax(...args),
+    biasedExp: (...args) => exports.biased_exp(...args),
     softmaxBackward: (...args) => exports.softmax_backward(...args),
   };
 }

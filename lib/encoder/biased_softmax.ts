@@ -14,6 +14,8 @@ import { type AttentionSimd, attentionSimd } from "./attention_simd.ts";
 
 const FORWARD_KERNEL = "MopeftBiasedSoftmax";
 const BACKWARD_KERNEL = "MopeftBiasedSoftmaxBackward";
+const STATS_KERNEL = "MopeftBiasedSoftmaxStats";
+const EXP_KERNEL = "MopeftBiasedExp";
 
 /** The SIMD loops over the wasm backend's heap, or undefined where they cannot run. */
 function simdFor(backend: unknown): AttentionSimd | undefined {
@@ -55,6 +57,8 @@ tf.registerKernel({
       prefix,
       h,
       w,
+      0,
+      0,
     );
     return output.info as ReturnType<tf.KernelFunc>;
   },
@@ -88,6 +92,63 @@ tf.registerKernel({
       delta ? 0 : 1,
     );
     return [dS.info, dBiasH.info, dBiasW.info] as ReturnType<tf.KernelFunc>;
+  },
+});
+
+tf.registerKernel({
+  kernelName: STATS_KERNEL,
+  backendName: "wasm",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { logits, biasH, biasW } = inputs as unknown as Record<string, TensorInfo>;
+    const { h, w } = attrs as unknown as Layout;
+    const { rows, prefix } = layoutOf(logits!, { h, w });
+    const memory = hostMemory("wasm", backend);
+    const output = memory.allocate(logits!.shape);
+    const stats = memory.allocate([rows, 2]);
+    const [x, bh, bw] = [memory.read(logits!), memory.read(biasH!), memory.read(biasW!)];
+    simdFor(backend)!.biasedSoftmax(
+      x.byteOffset,
+      bh.byteOffset,
+      bw.byteOffset,
+      output.values().byteOffset,
+      rows,
+      prefix,
+      h,
+      w,
+      stats.values().byteOffset,
+      1,
+    );
+    return [output.info, stats.info] as ReturnType<tf.KernelFunc>;
+  },
+});
+
+tf.registerKernel({
+  kernelName: EXP_KERNEL,
+  backendName: "wasm",
+  kernelFunc: ({ inputs, backend, attrs }) => {
+    const { logits, biasH, biasW, stats } = inputs as unknown as Record<string, TensorInfo>;
+    const { h, w } = attrs as unknown as Layout;
+    const { rows, prefix } = layoutOf(logits!, { h, w });
+    const memory = hostMemory("wasm", backend);
+    const output = memory.allocate(logits!.shape);
+    const [x, bh, bw, st] = [
+      memory.read(logits!),
+      memory.read(biasH!),
+      memory.read(biasW!),
+      memory.read(stats!),
+    ];
+    simdFor(backend)!.biasedExp(
+      x.byteOffset,
+      bh.byteOffset,
+      bw.byteOffset,
+      st.byteOffset,
+      output.values().byteOffset,
+      rows,
+      prefix,
+      h,
+      w,
+    );
+    return output.info as ReturnType<tf.KernelFunc>;
   },
 });
 
@@ -135,18 +196,83 @@ export function biasedSoftmax(
   if (simdActive() && logits.dtype === "float32") {
     return tf.engine().runKernel(FORWARD_KERNEL, { logits, biasH, biasW }, { h, w }) as Tensor;
   }
+  return tf.tidy(() => tf.softmax(biasedLogits(logits, biasH, biasW, { h, w })));
+}
+
+/** The logits with the biases added to their spatial part, as tfjs ops (no SIMD kernel). */
+function biasedLogits(logits: Tensor, biasH: Tensor, biasW: Tensor, { h, w }: Layout): Tensor {
+  const { rows, prefix } = layoutOf(logits, { h, w });
+  const parts = prefix > 0 ? tf.split(logits, [prefix, h * w], 1) : [undefined, logits];
+  // Lean ops: tfjs's adds and reshapes would keep the logits for their shapes.
+  const spatial = leanReshape(
+    leanAdd(
+      leanAdd(leanReshape(parts[1]!, [rows, h, w]), leanReshape(biasH, [rows, h, 1])),
+      leanReshape(biasW, [rows, 1, w]),
+    ),
+    [rows, h * w],
+  );
+  return parts[0] ? leanConcat([parts[0], spatial], 1) : spatial;
+}
+
+/**
+ * {@link biasedSoftmax} (with no gradient: for custom-gradient code) and each row's statistics,
+ * `[r, 2]`: its largest biased logit and 1 / its sum of exponentials, from which
+ * {@link biasedExp} recomputes the same probabilities in one pass.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../backend/tf.ts";
+ * const [p, stats] = biasedSoftmaxWithStats(tf.zeros([1, 2]), tf.zeros([1, 1]), tf.tensor2d([[0, Math.log(3)]]), [1, 2]);
+ * stats.arraySync(); // ≈ [[1.0986, 0.75]]: the max log 3, and 1 / (1/3 + 1)
+ * ```
+ */
+export function biasedSoftmaxWithStats(
+  logits: Tensor,
+  biasH: Tensor,
+  biasW: Tensor,
+  [h, w]: [number, number],
+): [Tensor, Tensor] {
+  if (simdActive() && logits.dtype === "float32") {
+    return tf.engine().runKernel(STATS_KERNEL, { logits, biasH, biasW }, { h, w }) as unknown as [
+      Tensor,
+      Tensor,
+    ];
+  }
   return tf.tidy(() => {
-    const { rows, prefix } = layoutOf(logits, { h, w });
-    const parts = prefix > 0 ? tf.split(logits, [prefix, h * w], 1) : [undefined, logits];
-    // Lean ops: tfjs's adds and reshapes would keep the logits for their shapes.
-    const spatial = leanReshape(
-      leanAdd(
-        leanAdd(leanReshape(parts[1]!, [rows, h, w]), leanReshape(biasH, [rows, h, 1])),
-        leanReshape(biasW, [rows, 1, w]),
-      ),
-      [rows, h * w],
-    );
-    return tf.softmax(parts[0] ? leanConcat([parts[0], spatial], 1) : spatial);
+    const biased = biasedLogits(logits, biasH, biasW, { h, w });
+    const max = tf.max(biased, 1, true);
+    const exponentials = tf.exp(tf.sub(biased, max));
+    const inverse = tf.reciprocal(tf.sum(exponentials, 1, true));
+    return [tf.mul(exponentials, inverse), tf.concat([max, inverse], 1)];
+  });
+}
+
+/**
+ * The probabilities of {@link biasedSoftmaxWithStats} again from the same logits and biases and
+ * the `stats` it returned: `exp(biased − max) · (1 / sum)`, one pass, equal to the bit on wasm.
+ *
+ * @example
+ * ```ts
+ * import { tf } from "../backend/tf.ts";
+ * const stats = tf.tensor2d([[Math.log(3), 0.75]]);
+ * biasedExp(tf.zeros([1, 2]), tf.zeros([1, 1]), tf.tensor2d([[0, Math.log(3)]]), stats, [1, 2])
+ *   .arraySync(); // ≈ [[0.25, 0.75]]
+ * ```
+ */
+export function biasedExp(
+  logits: Tensor,
+  biasH: Tensor,
+  biasW: Tensor,
+  stats: Tensor,
+  [h, w]: [number, number],
+): Tensor {
+  if (simdActive() && logits.dtype === "float32") {
+    return tf.engine().runKernel(EXP_KERNEL, { logits, biasH, biasW, stats }, { h, w }) as Tensor;
+  }
+  return tf.tidy(() => {
+    const [max, inverse] = tf.split(stats, 2, 1);
+    const biased = biasedLogits(logits, biasH, biasW, { h, w });
+    return tf.mul(tf.exp(tf.sub(biased, max!)), inverse!);
   });
 }
 

@@ -1,7 +1,8 @@
 /**
  * Memory-efficient encoder attention: the same result as the plain path in `attention.ts`, computed
  * one block of query rows at a time, with a gradient that recomputes each block instead of keeping
- * the attention matrix.
+ * the attention matrix (in one pass over each block, from each row's max and sum kept by the
+ * forward pass).
  *
  * A global block of vit_b at 1024 px has 12 heads of 4096 x 4096 logits per image (805 MB in
  * float32); the plain path materialises that several times over and keeps it for backward, which
@@ -23,7 +24,7 @@
 import { type Tensor, tf } from "../backend/tf.ts";
 import { blasFor } from "../backend/blas_matmul.ts";
 import { matMul } from "../nn/matmul.ts";
-import { biasedSoftmax, biasedSoftmaxBackward } from "./biased_softmax.ts";
+import { biasedExp, biasedSoftmaxBackward, biasedSoftmaxWithStats } from "./biased_softmax.ts";
 import { relativeBiases } from "./relative_position.ts";
 
 /**
@@ -228,46 +229,52 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
     return { keys, keysT: explicitTransposes ? keys.transpose() : undefined, values };
   }
 
-  /** Softmax probabilities of one query block, `[r, L+T]`, from scaled queries `[r, hd]`. */
-  function probabilities(
-    scaledQ: Tensor,
-    biasH: Tensor,
-    biasW: Tensor,
-    { keys, keysT }: EntryOperands,
-  ): Tensor {
-    const logits = keysT ? matMul(scaledQ, keysT) : matMul(scaledQ, keys, false, true);
-    return biasedSoftmax(logits, biasH, biasW, [h, w]); // [r, L+T]
+  /** Logits of one query block, `[r, L+T]`, from scaled queries `[r, hd]` (no biases yet). */
+  function logitsOf(scaledQ: Tensor, { keys, keysT }: EntryOperands): Tensor {
+    return keysT ? matMul(scaledQ, keysT) : matMul(scaledQ, keys, false, true);
   }
 
-  function forward(inputs: Tensor[]): Tensor {
+  /**
+   * The output `[B, T, hd]` and each query row's softmax statistics `[B, T, 2]` (its max and
+   * 1 / sum), from which the backward pass recomputes the probabilities in one pass.
+   */
+  function forward(inputs: Tensor[]): [Tensor, Tensor] {
     const [q, , , biasH, biasW] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor];
     const [batch, tokens] = q.shape as [number, number, number];
     const perEntry: Tensor[] = [];
+    const statsPerEntry: Tensor[] = [];
+    const cat = (parts: Tensor[]) => parts.length === 1 ? parts[0]! : tf.concat(parts, 0);
     for (let b = 0; b < batch; b++) {
-      perEntry.push(tf.tidy(() => {
+      const [entryOut, entryStats] = tf.tidy(() => {
         const entry = operands(inputs, b);
         const scaledQ = tf.mul(row(q, b), scale); // [T, hd]
         const bh = row(biasH, b); // [T, h]
         const bw = row(biasW, b); // [T, w]
         const blocks: Tensor[] = [];
+        const blockStats: Tensor[] = [];
         for (let start = 0; start < tokens; start += queryBlock) {
           const r = Math.min(queryBlock, tokens - start);
-          blocks.push(tf.tidy(() => {
-            const p = probabilities(
-              rows(scaledQ, start, r),
+          const [block, stats] = tf.tidy(() => {
+            const [p, stats] = biasedSoftmaxWithStats(
+              logitsOf(rows(scaledQ, start, r), entry),
               rows(bh, start, r),
               rows(bw, start, r),
-              entry,
-            );
-            return matMul(p, entry.values); // [r, L+T] @ [L+T, hd] -> [r, hd]
-          }));
+              [h, w],
+            ); // [r, L+T], [r, 2]
+            return [matMul(p, entry.values), stats]; // [r, L+T] @ [L+T, hd] -> [r, hd]
+          });
+          blocks.push(block!);
+          blockStats.push(stats!);
         }
-        return blocks.length === 1 ? blocks[0]! : tf.concat(blocks, 0); // [T, hd]
-      }));
+        return [cat(blocks), cat(blockStats)]; // [T, hd], [T, 2]
+      });
+      perEntry.push(entryOut!);
+      statsPerEntry.push(entryStats!);
     }
     const out = tf.stack(perEntry); // [B, T, hd]
-    tf.dispose(perEntry);
-    return out;
+    const stats = tf.stack(statsPerEntry); // [B, T, 2]
+    tf.dispose([...perEntry, ...statsPerEntry]);
+    return [out, stats];
   }
 
   /**
@@ -276,8 +283,8 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
    * are dS's sums over key columns (relH) and key rows (relW) of the spatial part.
    */
   function backward(dy: Tensor, saved: Tensor[]): Tensor[] {
-    const inputs = saved.slice(0, -1);
-    const out = saved[saved.length - 1]!;
+    const inputs = saved.slice(0, -2);
+    const [out, stats] = saved.slice(-2) as [Tensor, Tensor];
     const [q, , , biasH, biasW] = inputs as [Tensor, Tensor, Tensor, Tensor, Tensor];
     const [batch, tokens] = q.shape as [number, number, number];
     const grads: Tensor[][] = inputs.map(() => []); // per input, one entry per b
@@ -290,6 +297,7 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
         const bh = row(biasH, b);
         const bw = row(biasW, b);
         const o = row(out, b); // [T, hd]
+        const statsOfB = row(stats, b); // [T, 2]
         const dO = row(dy, b); // [T, hd]
         // dSᵀ q and Pᵀ dO transpose a [r, L+T] block each on wasm; accumulating dKᵀ += qᵀ dS
         // instead (small transposes) was measured slower: XNNPACK is slow on [64, r] @ [r, L+T].
@@ -303,7 +311,13 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
           const [nextKeys, nextValues, dq, dbh, dbw] = tf.tidy(() => {
             const qBlock = rows(scaledQ, start, r); // [r, hd]
             const dOBlock = rows(dO, start, r); // [r, hd]
-            const p = probabilities(qBlock, rows(bh, start, r), rows(bw, start, r), operandsOfB);
+            const p = biasedExp(
+              logitsOf(qBlock, operandsOfB),
+              rows(bh, start, r),
+              rows(bw, start, r),
+              rows(statsOfB, start, r),
+              [h, w],
+            ); // [r, L+T], the forward pass's probabilities again
             // [r, hd] @ [hd, L+T] -> [r, L+T]
             const dP = valuesT ? matMul(dOBlock, valuesT) : matMul(dOBlock, values, false, true);
             const delta = tf.sum(tf.mul(dOBlock, rows(o, start, r)), 1, true); // [r, 1]
@@ -348,9 +362,10 @@ function attentionCore(config: CoreConfig): (...inputs: Tensor[]) => Tensor {
   return tf.customGrad((...args) => {
     const save = args.pop() as tf.GradSaveFunc;
     const inputs = args as Tensor[];
-    const value = forward(inputs);
-    // Only the inputs and the output are kept for backward (and only while a tape records).
-    save([...inputs, value]);
+    const [value, stats] = forward(inputs);
+    // Only the inputs, the output and the rows' statistics (8 bytes a query) are kept for
+    // backward (and only while a tape records).
+    save([...inputs, value, stats]);
     return { value, gradFunc: backward };
   });
 }

@@ -1,9 +1,9 @@
 /**
- * The chunked attention's SIMD loops (biased softmax and its backward step) against float64 by
- * hand, for layouts that exercise every scalar tail (prefix lengths not a multiple of 4, key rows
+ * The chunked attention's SIMD loops (biased softmax, its one-pass recomputation from row
+ * statistics, and its backward step) against float64 by hand, for layouts that exercise every scalar tail (prefix lengths not a multiple of 4, key rows
  * of 5 and 14), with large logits (the max shift) and on rows that span several.
  */
-import { ok as assert } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { attentionSimd, attentionSimdModuleBytes } from "../../lib/encoder/attention_simd.ts";
 import { mulberry32 } from "../../lib/data/prng.ts";
 
@@ -35,8 +35,9 @@ function reference(
   const dS = new Float64Array(rows * total);
   const dBiasH = new Float64Array(rows * h);
   const dBiasW = new Float64Array(rows * w);
+  const biased = new Float64Array(rows * total);
   for (let i = 0; i < rows; i++) {
-    const row = new Float64Array(total);
+    const row = biased.subarray(i * total, (i + 1) * total);
     for (let j = 0; j < total; j++) {
       row[j] = logits[i * total + j]!;
       if (j >= prefix) {
@@ -59,7 +60,7 @@ function reference(
       }
     }
   }
-  return { p, dS, dBiasH, dBiasW };
+  return { p, dS, dBiasH, dBiasW, biased };
 }
 
 function maxDiff(a: Float32Array, b: Float64Array): number {
@@ -68,7 +69,7 @@ function maxDiff(a: Float32Array, b: Float64Array): number {
   return worst;
 }
 
-Deno.test("SIMD biased softmax and its backward step equal float64 for any prefix and key grid", () => {
+Deno.test("SIMD biased softmax (with its row statistics, recomputed bit for bit) and its backward step equal float64 for any prefix and key grid", () => {
   for (const fusedMultiplyAdd of [true, false]) {
     const bytes = attentionSimdModuleBytes({ fusedMultiplyAdd });
     assert(WebAssembly.validate(bytes), `the module (fused ${fusedMultiplyAdd}) is not valid`);
@@ -96,6 +97,8 @@ Deno.test("SIMD biased softmax and its backward step equal float64 for any prefi
     const dS = region(rows * total);
     const dBiasH = region(rows * h);
     const dBiasW = region(rows * w); // filled with NaN: must be overwritten, not accumulated into
+    const stats = region(rows * 2);
+    const again = region(rows * total);
     // Logits up to ±40 (the shift by the max matters), biases ±3, one very negative logit.
     for (let i = 0; i < logits.length; i++) logits[i] = (random() - 0.5) * 80;
     logits[0] = -1e4;
@@ -113,13 +116,50 @@ Deno.test("SIMD biased softmax and its backward step equal float64 for any prefi
       prefix,
       h,
       w,
+      stats.byteOffset,
+      1,
     );
     const label = JSON.stringify(layout);
     assert(maxDiff(p, want.p) < 1e-6, `${label}: softmax off by ${maxDiff(p, want.p)}`);
     for (let i = 0; i < rows; i++) {
       const rowSum = p.subarray(i * total, (i + 1) * total).reduce((a, b) => a + b, 0);
       assert(Math.abs(rowSum - 1) < 1e-5, `${label}: row ${i} sums to ${rowSum}`);
+      const row = want.biased.subarray(i * total, (i + 1) * total);
+      const max = row.reduce((a, b) => Math.max(a, b), -Infinity);
+      const sum = row.reduce((a, b) => a + Math.exp(b - max), 0);
+      assert(Math.abs(stats[2 * i]! - max) <= 1e-5 * Math.abs(max), `${label}: row ${i}'s max`);
+      assert(Math.abs(stats[2 * i + 1]! * sum - 1) < 1e-5, `${label}: row ${i}'s 1 / sum`);
     }
+    // Recomputed from the statistics: the same floats, bit for bit.
+    again.fill(NaN);
+    simd.biasedExp(
+      logits.byteOffset,
+      biasH.byteOffset,
+      biasW.byteOffset,
+      stats.byteOffset,
+      again.byteOffset,
+      rows,
+      prefix,
+      h,
+      w,
+    );
+    const firstDifferent = again.findIndex((value, i) => !Object.is(value, p[i]));
+    assertEquals(firstDifferent, -1, `${label}: biasedExp differs at ${firstDifferent}`);
+    // Without writeStats the statistics stay as they were.
+    stats.fill(7);
+    simd.biasedSoftmax(
+      logits.byteOffset,
+      biasH.byteOffset,
+      biasW.byteOffset,
+      p.byteOffset,
+      rows,
+      prefix,
+      h,
+      w,
+      stats.byteOffset,
+      0,
+    );
+    assert(stats.every((value) => value === 7), `${label}: stats written without writeStats`);
     // The backward step from the reference probabilities, to test it alone: with delta given,
     // and with delta computed from the row (Σ p dP, the softmax's own backward step).
     p.set(want.p);
