@@ -105,6 +105,11 @@ class Locals {
   }
 }
 
+/** Pushes the byte address of row `row` of a float32 array at `base` with rows of `width` (locals). */
+function rowStart(c: Code, base: number, row: number, width: number): Code {
+  return c.get(base).get(row).get(width).op(OP.i32Mul).i32(2).op(OP.i32Shl, OP.i32Add);
+}
+
 function biasedSoftmaxFunction(fusedMultiplyAdd: boolean): SimdFunction {
   const [logits, biasH, biasW, out, rows, prefix, h, w, stats, writeStats] = [
     0,
@@ -131,12 +136,10 @@ function biasedSoftmaxFunction(fusedMultiplyAdd: boolean): SimdFunction {
   c.get(w).i32(-4).op(OP.i32And).tee(L.wVec!).i32(2).op(OP.i32Shl).set(L.wVecBytes!);
   c.forRange(L.row!, (c) => c.i32(0), (c) => c.get(rows), 1, (c) => {
     // Row pointers: src/dst advance by total floats per row, bh by h, bw by w.
-    const rowStart = (base: number, width: number) =>
-      c.get(base).get(L.row!).get(width).op(OP.i32Mul).i32(2).op(OP.i32Shl, OP.i32Add);
-    rowStart(logits, L.total!).set(L.src!);
-    rowStart(out, L.total!).set(L.dst!);
-    rowStart(biasH, h).set(L.bh!);
-    rowStart(biasW, w).set(L.bw!);
+    rowStart(c, logits, L.row!, L.total!).set(L.src!);
+    rowStart(c, out, L.row!, L.total!).set(L.dst!);
+    rowStart(c, biasH, L.row!, h).set(L.bh!);
+    rowStart(c, biasW, L.row!, w).set(L.bw!);
     c.f32x4(-Infinity).set(L.maxv!);
     // Prefix logits: copied as they are.
     c.forRange(L.j!, (c) => c.i32(0), (c) => c.get(prefix), 1, (c) => {
@@ -221,12 +224,10 @@ function biasedExpFunction(fusedMultiplyAdd: boolean): SimdFunction {
   c.get(prefix).get(h).get(w).op(OP.i32Mul, OP.i32Add).set(L.total!);
   c.get(w).i32(-4).op(OP.i32And).tee(L.wVec!).i32(2).op(OP.i32Shl).set(L.wVecBytes!);
   c.forRange(L.row!, (c) => c.i32(0), (c) => c.get(rows), 1, (c) => {
-    const rowStart = (base: number, width: number) =>
-      c.get(base).get(L.row!).get(width).op(OP.i32Mul).i32(2).op(OP.i32Shl, OP.i32Add);
-    rowStart(logits, L.total!).set(L.src!);
-    rowStart(out, L.total!).set(L.dst!);
-    rowStart(biasH, h).set(L.bh!);
-    rowStart(biasW, w).set(L.bw!);
+    rowStart(c, logits, L.row!, L.total!).set(L.src!);
+    rowStart(c, out, L.row!, L.total!).set(L.dst!);
+    rowStart(c, biasH, L.row!, h).set(L.bh!);
+    rowStart(c, biasW, L.row!, w).set(L.bw!);
     c.get(stats).get(L.row!).i32(3).op(OP.i32Shl, OP.i32Add).tee(L.statsAt!).loadF().splat()
       .set(L.maxv!);
     c.get(L.statsAt!).i32(4).op(OP.i32Add).loadF().tee(L.inverse!).splat().set(L.inversev!);
@@ -303,13 +304,11 @@ function softmaxBackwardFunction(fusedMultiplyAdd: boolean): SimdFunction {
   c.get(L.total!).i32(-4).op(OP.i32And).set(L.totalVec!);
   c.get(w).i32(-4).op(OP.i32And).set(L.wVec!);
   c.forRange(L.row!, (c) => c.i32(0), (c) => c.get(rows), 1, (c) => {
-    const rowStart = (base: number, width: number) =>
-      c.get(base).get(L.row!).get(width).op(OP.i32Mul).i32(2).op(OP.i32Shl, OP.i32Add);
-    rowStart(p, L.total!).set(L.pRow!);
-    rowStart(dP, L.total!).set(L.dpRow!);
-    rowStart(dS, L.total!).set(L.dsRow!);
-    rowStart(dBiasH, h).set(L.bh!);
-    rowStart(dBiasW, w).set(L.bw!);
+    rowStart(c, p, L.row!, L.total!).set(L.pRow!);
+    rowStart(c, dP, L.row!, L.total!).set(L.dpRow!);
+    rowStart(c, dS, L.row!, L.total!).set(L.dsRow!);
+    rowStart(c, dBiasH, L.row!, h).set(L.bh!);
+    rowStart(c, dBiasW, L.row!, w).set(L.bw!);
     c.get(rowDelta).ifElse((c) => {
       // d = Σ_j p dP over the row.
       c.f32x4(0).set(L.acc!);

@@ -32,36 +32,42 @@ function layoutOf(logits: { shape: number[] }, { h, w }: Layout) {
   return { rows, prefix: total - h * w };
 }
 
-tf.registerKernel({
-  kernelName: FORWARD_KERNEL,
-  backendName: "wasm",
-  kernelFunc: ({ inputs, backend, attrs }) => {
+/** The forward kernel, with or without the rows' statistics as a second output. */
+function forwardKernel(withStats: boolean): tf.KernelFunc {
+  return ({ inputs, backend, attrs }) => {
     const { logits, biasH, biasW } = inputs as unknown as Record<string, TensorInfo>;
     const { h, w } = attrs as unknown as Layout;
     const { rows, prefix } = layoutOf(logits!, { h, w });
     const memory = hostMemory("wasm", backend);
     const output = memory.allocate(logits!.shape);
-    // Views after the allocation: it may grow the heap.
-    const [x, bh, bw, out] = [
-      memory.read(logits!),
-      memory.read(biasH!),
-      memory.read(biasW!),
-      output.values(),
-    ];
+    const stats = withStats ? memory.allocate([rows, 2]) : undefined;
+    // Views after the allocations: they may grow the heap.
+    const [x, bh, bw] = [memory.read(logits!), memory.read(biasH!), memory.read(biasW!)];
     simdFor(backend)!.biasedSoftmax(
       x.byteOffset,
       bh.byteOffset,
       bw.byteOffset,
-      out.byteOffset,
+      output.values().byteOffset,
       rows,
       prefix,
       h,
       w,
-      0,
-      0,
+      stats ? stats.values().byteOffset : 0,
+      stats ? 1 : 0,
     );
-    return output.info as ReturnType<tf.KernelFunc>;
-  },
+    return (stats ? [output.info, stats.info] : output.info) as ReturnType<tf.KernelFunc>;
+  };
+}
+
+tf.registerKernel({
+  kernelName: FORWARD_KERNEL,
+  backendName: "wasm",
+  kernelFunc: forwardKernel(false),
+});
+tf.registerKernel({
+  kernelName: STATS_KERNEL,
+  backendName: "wasm",
+  kernelFunc: forwardKernel(true),
 });
 
 tf.registerKernel({
@@ -92,33 +98,6 @@ tf.registerKernel({
       delta ? 0 : 1,
     );
     return [dS.info, dBiasH.info, dBiasW.info] as ReturnType<tf.KernelFunc>;
-  },
-});
-
-tf.registerKernel({
-  kernelName: STATS_KERNEL,
-  backendName: "wasm",
-  kernelFunc: ({ inputs, backend, attrs }) => {
-    const { logits, biasH, biasW } = inputs as unknown as Record<string, TensorInfo>;
-    const { h, w } = attrs as unknown as Layout;
-    const { rows, prefix } = layoutOf(logits!, { h, w });
-    const memory = hostMemory("wasm", backend);
-    const output = memory.allocate(logits!.shape);
-    const stats = memory.allocate([rows, 2]);
-    const [x, bh, bw] = [memory.read(logits!), memory.read(biasH!), memory.read(biasW!)];
-    simdFor(backend)!.biasedSoftmax(
-      x.byteOffset,
-      bh.byteOffset,
-      bw.byteOffset,
-      output.values().byteOffset,
-      rows,
-      prefix,
-      h,
-      w,
-      stats.values().byteOffset,
-      1,
-    );
-    return [output.info, stats.info] as ReturnType<tf.KernelFunc>;
   },
 });
 

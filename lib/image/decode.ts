@@ -43,11 +43,19 @@ export async function decodeRgb(path: string): Promise<RasterImage> {
 }
 
 async function decodeRgbOnce(path: string): Promise<RasterImage> {
-  const { data, info } = await sharp(path, { failOn: "error" })
-    .removeAlpha()
-    .toColourspace("srgb")
-    .raw({ depth: "uchar" })
-    .toBuffer({ resolveWithObject: true });
+  return rasterOf(
+    await sharp(path, { failOn: "error" })
+      .removeAlpha()
+      .toColourspace("srgb")
+      .raw({ depth: "uchar" })
+      .toBuffer({ resolveWithObject: true }),
+  );
+}
+
+/** sharp's raw output (`toBuffer({ resolveWithObject: true })`) as a {@link RasterImage}. */
+export function rasterOf(
+  { data, info }: { data: Uint8Array; info: { width: number; height: number; channels: number } },
+): RasterImage {
   return {
     data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
     width: info.width,

@@ -4,7 +4,7 @@
  * @module
  */
 import sharp from "sharp";
-import type { RasterImage } from "./decode.ts";
+import { type RasterImage, rasterOf } from "./decode.ts";
 
 /**
  * The size SAM resizes an `height x width` image to so that its longer side is `target`:
@@ -37,16 +37,12 @@ export async function resizeImage(
   width: number,
 ): Promise<RasterImage> {
   if (image.height === height && image.width === width) return image;
-  const { data, info } = await sharp(image.data, {
-    raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 | 4 },
-  })
-    .resize(width, height, { kernel: "linear", fit: "fill", fastShrinkOnLoad: false })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return {
-    data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
-    width: info.width,
-    height: info.height,
-    channels: info.channels,
-  };
+  return rasterOf(
+    await sharp(image.data, {
+      raw: { width: image.width, height: image.height, channels: image.channels as 1 | 3 | 4 },
+    })
+      .resize(width, height, { kernel: "linear", fit: "fill", fastShrinkOnLoad: false })
+      .raw()
+      .toBuffer({ resolveWithObject: true }),
+  );
 }

@@ -107,18 +107,20 @@ Deno.test("SIMD biased softmax (with its row statistics, recomputed bit for bit)
     for (let i = 0; i < dP.length; i++) dP[i] = random() - 0.5;
     for (let i = 0; i < delta.length; i++) delta[i] = random() - 0.5;
     const want = reference(logits, biasH, biasW, dP, delta, layout);
-    simd.biasedSoftmax(
-      logits.byteOffset,
-      biasH.byteOffset,
-      biasW.byteOffset,
-      p.byteOffset,
-      rows,
-      prefix,
-      h,
-      w,
-      stats.byteOffset,
-      1,
-    );
+    const softmax = (writeStats: 0 | 1) =>
+      simd.biasedSoftmax(
+        logits.byteOffset,
+        biasH.byteOffset,
+        biasW.byteOffset,
+        p.byteOffset,
+        rows,
+        prefix,
+        h,
+        w,
+        stats.byteOffset,
+        writeStats,
+      );
+    softmax(1);
     const label = JSON.stringify(layout);
     assert(maxDiff(p, want.p) < 1e-6, `${label}: softmax off by ${maxDiff(p, want.p)}`);
     for (let i = 0; i < rows; i++) {
@@ -147,18 +149,7 @@ Deno.test("SIMD biased softmax (with its row statistics, recomputed bit for bit)
     assertEquals(firstDifferent, -1, `${label}: biasedExp differs at ${firstDifferent}`);
     // Without writeStats the statistics stay as they were.
     stats.fill(7);
-    simd.biasedSoftmax(
-      logits.byteOffset,
-      biasH.byteOffset,
-      biasW.byteOffset,
-      p.byteOffset,
-      rows,
-      prefix,
-      h,
-      w,
-      stats.byteOffset,
-      0,
-    );
+    softmax(0);
     assert(stats.every((value) => value === 7), `${label}: stats written without writeStats`);
     // The backward step from the reference probabilities, to test it alone: with delta given,
     // and with delta computed from the row (Σ p dP, the softmax's own backward step).
