@@ -5,7 +5,13 @@
  * behind, also when a stage throws.
  */
 import { deepStrictEqual as assertEquals, ok as assert, throws } from "node:assert/strict";
-import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../../lib/backend/tf.ts";
+import {
+  type Tensor,
+  type Tensor3D,
+  type Tensor4D,
+  tf,
+  type Variable,
+} from "../../lib/backend/tf.ts";
 import type { SamSize } from "../../lib/encoder/random_checkpoint.ts";
 import { validatePeftConfig } from "../../lib/peft/config.ts";
 import { PeftModel } from "../../lib/peft/peft_model.ts";
@@ -19,6 +25,17 @@ import {
   SMALL_B_SIZE,
   SMALL_CONFIG,
 } from "../peft/_helpers.ts";
+
+/** The peak tensor bytes of `run` (a gradient computation) and the gradient it gives `w`. */
+async function peakOf(w: Variable, run: () => { value: Tensor; grads: Record<string, Tensor> }) {
+  let result!: { value: Tensor; grads: Record<string, Tensor> };
+  const { peakBytes } = await tf.profile(() => {
+    result = run();
+  });
+  const gradient = await result.grads[w.name]!.data();
+  tf.dispose([result.value, ...Object.values(result.grads)]);
+  return { peakBytes, gradient };
+}
 
 Deno.test("staged gradients of a hand-checked chain: shared variables summed, unused ones absent", async () => {
   await onBackend("cpu");
@@ -182,20 +199,12 @@ Deno.test("a taped stage's backward pass frees each intermediate gradient once u
     return tf.sum(y);
   };
   const tapes: number[] = [];
-  const peakOf = async (run: () => { value: Tensor; grads: Record<string, Tensor> }) => {
-    let result!: { value: Tensor; grads: Record<string, Tensor> };
-    const { peakBytes } = await tf.profile(() => {
-      result = run();
-    });
-    const gradient = await result.grads[w.name]!.data();
-    tf.dispose([result.value, ...Object.values(result.grads)]);
-    return { peakBytes, gradient };
-  };
   const before = tf.memory().numBytes;
-  const staged = await peakOf(() =>
-    stagedGradients([chain], x, [w], { onStageTimed: (t) => tapes.push(t.tapeBytes) })
+  const staged = await peakOf(
+    w,
+    () => stagedGradients([chain], x, [w], { onStageTimed: (t) => tapes.push(t.tapeBytes) }),
   );
-  const plain = await peakOf(() => tf.variableGrads(() => chain(x) as tf.Scalar, [w]));
+  const plain = await peakOf(w, () => tf.variableGrads(() => chain(x) as tf.Scalar, [w]));
   // d/dw sum((-1)^20 x w) = x = 1.
   assertEquals(staged.gradient, new Float32Array(1000).fill(1));
   assertEquals(plain.gradient, staged.gradient);
@@ -235,18 +244,9 @@ Deno.test("a custom gradient's scratch is freed at once in a staged backward pas
     }
     return tf.sum(y);
   };
-  const peakOf = async (run: () => { value: Tensor; grads: Record<string, Tensor> }) => {
-    let result!: { value: Tensor; grads: Record<string, Tensor> };
-    const { peakBytes } = await tf.profile(() => {
-      result = run();
-    });
-    const gradient = await result.grads[w.name]!.data();
-    tf.dispose([result.value, ...Object.values(result.grads)]);
-    return { peakBytes, gradient };
-  };
   const before = tf.memory().numBytes;
-  const staged = await peakOf(() => stagedGradients([chain], x, [w]));
-  const plain = await peakOf(() => tf.variableGrads(() => chain(x) as tf.Scalar, [w]));
+  const staged = await peakOf(w, () => stagedGradients([chain], x, [w]));
+  const plain = await peakOf(w, () => tf.variableGrads(() => chain(x) as tf.Scalar, [w]));
   // d/dw sum(2^5 x w) = 32 x = 32.
   assertEquals(staged.gradient, new Float32Array(1000).fill(32));
   assertEquals(plain.gradient, staged.gradient);
