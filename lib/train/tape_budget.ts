@@ -21,14 +21,16 @@ const USABLE_SHARE = 0.85;
 
 /**
  * Heap bytes per byte of the measured peak (the tensors held plus one stage's tape, its buffers
- * counted once) and per byte of each extra tape, measured on wasm (vit_b lora, 1024 px, batch 1,
+ * counted once) and per byte of each extra tape, measured on wasm (vit_b, 1024 px, batch 1,
  * each from a fresh process): one tape at a time, a peak of 1003 MiB took the heap to 1195 MiB
- * (1.19x); the whole chain under one tape, 2080 MiB of tapes more, to 2963 MiB (0.85x each:
- * the first step's scratch is reused). Both rounded up, the tapes' by a quarter; at 1024 px that
- * tapes all but the first block (vit_b lora).
+ * (1.19x, lora); the whole chain under one tape, 2080 MiB of tapes more, to 2963 MiB (0.85x each:
+ * the first step's scratch is reused; lora), and mopeft's blocks 3 to 11, 1922 MiB more, to
+ * 2867 MiB (0.90x). Both rounded up: at 1024 px that tapes all but the patch embedding (lora)
+ * and all but the first block (mopeft: heap 3304 MiB, where the tapes' earlier 1.1 left blocks
+ * 0 to 2 to be computed twice, 2.2 s of a step).
  */
 const HEAP_PER_PEAK_BYTE = 1.3;
-const HEAP_PER_TAPE_BYTE = 1.1;
+const HEAP_PER_TAPE_BYTE = 0.95;
 
 /**
  * Bytes the active backend's tensors may take in all, or undefined where no limit is known
@@ -69,7 +71,7 @@ export interface StagedMemory {
  * @example
  * ```ts
  * // Stages of 100 bytes' tape each, a peak of 500 with one alive, 2000 bytes: 1700 usable,
- * // 650 for the peak, 110 per extra stage: 9 more would fit, the chain has 8 stages.
+ * // 650 for the peak, 95 per extra stage: 11 more would fit, the chain has 8 stages.
  * tapedTailFor({ tapeBytes: [100, 100, 100, 100, 100, 100, 100, 100], peakBytes: 500 }, 2000); // 8
  * ```
  */
