@@ -25,9 +25,9 @@ const USABLE_SHARE = 0.85;
  * each from a fresh process): one tape at a time, a peak of 1003 MiB took the heap to 1195 MiB
  * (1.19x, lora); the whole chain under one tape, 2080 MiB of tapes more, to 2963 MiB (0.85x each:
  * the first step's scratch is reused; lora), and mopeft's blocks 3 to 11, 1922 MiB more, to
- * 2867 MiB (0.90x). Both rounded up: at 1024 px that tapes all but the patch embedding (lora)
- * and all but the first block (mopeft: heap 3304 MiB, where the tapes' earlier 1.1 left blocks
- * 0 to 2 to be computed twice, 2.2 s of a step).
+ * 2867 MiB (0.90x). Both rounded up: at 1024 px that tapes the whole chain (lora: heap 2919 MiB)
+ * and all but the patch embedding and the first block (mopeft: heap 3304 MiB; the tapes' earlier
+ * 1.1 left blocks 0 to 2 to be computed twice, 2.2 s of a step).
  */
 const HEAP_PER_PEAK_BYTE = 1.3;
 const HEAP_PER_TAPE_BYTE = 0.95;
