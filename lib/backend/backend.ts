@@ -10,6 +10,13 @@ import { createRequire } from "node:module";
 import { dirname } from "node:path";
 import { pathToFileURL } from "node:url";
 import { startThreadedWasm, wasmThreadsFromEnv } from "./wasm_threads.ts";
+import {
+  HeapThreads,
+  MAX_KERNEL_THREADS,
+  setHeapThreads,
+  threadCountFromEnv,
+} from "./heap_threads.ts";
+import { withSharedHeap } from "./wasm_shared_heap.ts";
 import { type Blas, blasRequestFromEnv, openBlas } from "./blas.ts";
 import { installBlasMatMul } from "./blas_matmul.ts";
 import { shareIdentityOnWasm } from "./wasm_identity.ts";
@@ -149,13 +156,65 @@ function attachBlas(name: "wasm" | "cpu"): { blas?: string; note: string } {
   return { blas: blas.path, note: `, matrix products on ${blas.path}` };
 }
 
+// OpenBLAS's threads spin (sched_yield) for about 2^28 cycles after each product before they
+// sleep, and they take a core from a kernel thread: a split softmax then ran no faster than on one
+// thread. Unless the user set it, they sleep at once (2^4 cycles, OpenBLAS's least); it must be set
+// before the library is loaded, which reads it once.
+function shortBlasSpin(): void {
+  try {
+    if (!blasOutcome && !Deno.env.get("OPENBLAS_THREAD_TIMEOUT")) {
+      Deno.env.set("OPENBLAS_THREAD_TIMEOUT", "4");
+    }
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+  }
+}
+
+// The kernel threads asked for: MOPEFT_KERNEL_THREADS, every core by default.
+function kernelThreadsWanted(): number {
+  let setting: string | undefined;
+  try {
+    setting = Deno.env.get("MOPEFT_KERNEL_THREADS");
+  } catch (error) {
+    if (!(error instanceof Deno.errors.NotCapable)) throw error;
+  }
+  return threadCountFromEnv(
+    "MOPEFT_KERNEL_THREADS",
+    setting,
+    navigator.hardwareConcurrency ?? 1,
+    "auto",
+    MAX_KERNEL_THREADS,
+  );
+}
+
+// Starts the single-threaded SIMD build over a shared heap and the kernel threads over it, where
+// more than one is asked for and the build is not started yet; notes the outcome.
+async function startWasmWithKernelThreads(): Promise<boolean> {
+  const threads = kernelThreadsWanted();
+  const fresh = (tf.engine().registry as Record<string, unknown>)["wasm"] == null;
+  if (threads < 2 || !fresh) return await tf.setBackend("wasm");
+  let ok = false;
+  const memory = await withSharedHeap(async () => {
+    ok = await tf.setBackend("wasm");
+  });
+  if (!ok || !memory) return ok;
+  try {
+    setHeapThreads(memory, await HeapThreads.start(memory, threads));
+    wasmNote += `, ${threads} kernel threads`;
+    shortBlasSpin();
+  } catch (error) {
+    wasmNote += `, one kernel thread (threads failed: ${(error as Error).message})`;
+  }
+  return ok;
+}
+
 async function activate(name: "webgpu" | "wasm" | "cpu"): Promise<void> {
   if (name === "wasm") {
     prepareWasm();
     await startWasmThreads();
   }
   if (tf.getBackend() === name) return;
-  const ok = await tf.setBackend(name);
+  const ok = name === "wasm" ? await startWasmWithKernelThreads() : await tf.setBackend(name);
   await tf.ready();
   if (!ok || tf.getBackend() !== name) {
     throw new Error(`Cannot start the ${name} backend`);

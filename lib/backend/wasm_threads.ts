@@ -36,6 +36,7 @@ import { tf } from "./tf.ts";
 import { getThreadsCount, setThreadsCount } from "@tensorflow/tfjs-backend-wasm";
 import os from "node:os";
 import workerThreads from "node:worker_threads";
+import { threadCountFromEnv } from "./heap_threads.ts";
 
 /** The most threads tfjs's build can use: its Emscripten pthread pool has 8 workers. */
 export const MAX_WASM_THREADS = 8;
@@ -52,13 +53,7 @@ export const MAX_WASM_THREADS = 8;
  * ```
  */
 export function wasmThreadsFromEnv(value: string | undefined, cores: number): number {
-  const text = (value ?? "").trim().toLowerCase();
-  if (text === "" || text === "off" || text === "0") return 1;
-  const wanted = text === "auto" ? cores : Number(text);
-  if (!Number.isInteger(wanted) || wanted < 1) {
-    throw new Error(`MOPEFT_WASM_THREADS must be off, auto or a whole number, not "${value}"`);
-  }
-  return Math.min(wanted, MAX_WASM_THREADS);
+  return threadCountFromEnv("MOPEFT_WASM_THREADS", value, cores, "off", MAX_WASM_THREADS);
 }
 
 // The module each pthread worker runs. It holds back messages until the worker script (fetched

@@ -17,11 +17,12 @@
 import {
   Code,
   expNonPositive,
+  heapKernelExports,
   OP,
   SIMD,
   type SimdFunction,
   simdModuleBytes,
-  validSimdModule,
+  type SimdModuleOptions,
 } from "../nn/wasm_code.ts";
 
 /** Byte offsets into the heap, and element counts. */
@@ -374,13 +375,13 @@ function softmaxBackwardFunction(fusedMultiplyAdd: boolean): SimdFunction {
  * `fusedMultiplyAdd` (the default) its exp polynomial uses relaxed SIMD.
  */
 export function attentionSimdModuleBytes(
-  { fusedMultiplyAdd = true }: { fusedMultiplyAdd?: boolean } = {},
+  { fusedMultiplyAdd = true, sharedMemory = false }: SimdModuleOptions = {},
 ): Uint8Array<ArrayBuffer> {
   return simdModuleBytes([
     biasedSoftmaxFunction(fusedMultiplyAdd),
     biasedExpFunction(fusedMultiplyAdd),
     softmaxBackwardFunction(fusedMultiplyAdd),
-  ]);
+  ], { sharedMemory });
 }
 
 /**
@@ -400,14 +401,43 @@ export function attentionSimdModuleBytes(
  * ```
  */
 export function attentionSimd(memory: WebAssembly.Memory): AttentionSimd | undefined {
-  const bytes = validSimdModule(attentionSimdModuleBytes);
-  if (!bytes) return undefined;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  const exports = instance.exports as {
+  // Every array is one row per query row: `prefix + h·w` logits, h and w bias values, 2 statistics.
+  const total = (args: readonly number[], at: number) =>
+    (args[at]! + args[at + 1]! * args[at + 2]!) * 4;
+  const exports = heapKernelExports(memory, attentionSimdModuleBytes, {
+    // (logits, biasH, biasW, out, rows, prefix, h, w, stats, withStats)
+    biased_softmax: {
+      count: 4,
+      strides: (args) => {
+        const row = total(args, 5);
+        return [row, args[6]! * 4, args[7]! * 4, row, 0, 0, 0, 0, args[9] ? 8 : 0];
+      },
+      unitWork: (args) => total(args, 5) / 4,
+    },
+    // (logits, biasH, biasW, stats, out, rows, prefix, h, w)
+    biased_exp: {
+      count: 5,
+      strides: (args) => {
+        const row = total(args, 6);
+        return [row, args[7]! * 4, args[8]! * 4, 8, row];
+      },
+      unitWork: (args) => total(args, 6) / 4,
+    },
+    // (p, dP, delta, dS, dBiasH, dBiasW, rows, prefix, h, w, rowDelta)
+    softmax_backward: {
+      count: 6,
+      strides: (args) => {
+        const row = total(args, 7);
+        return [row, row, args[10] ? 0 : 4, row, args[8]! * 4, args[9]! * 4];
+      },
+      unitWork: (args) => total(args, 7) / 4,
+    },
+  }) as {
     biased_softmax: AttentionSimd["biasedSoftmax"];
     biased_exp: AttentionSimd["biasedExp"];
     softmax_backward: AttentionSimd["softmaxBackward"];
-  };
+  } | undefined;
+  if (!exports) return undefined;
   return {
     biasedSoftmax: (...args) => exports.biased_softmax(...args),
     biasedExp: (...args) => exports.biased_exp(...args),

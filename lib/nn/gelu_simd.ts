@@ -23,11 +23,12 @@ export interface GeluSimd {
 import {
   Code,
   expNonPositive,
+  heapKernelExports,
   OP,
   SIMD,
   type SimdFunction,
   simdModuleBytes,
-  validSimdModule,
+  type SimdModuleOptions,
 } from "./wasm_code.ts";
 
 // The erf coefficients of gelu.ts (Eigen's and XLA's float32 rational approximation on [-4, 4]).
@@ -93,7 +94,7 @@ function loopFunction(
  * `fusedMultiplyAdd` (the default) its polynomials use relaxed SIMD.
  */
 export function geluSimdModuleBytes(
-  { fusedMultiplyAdd = true }: { fusedMultiplyAdd?: boolean } = {},
+  { fusedMultiplyAdd = true, sharedMemory = false }: SimdModuleOptions = {},
 ): Uint8Array<ArrayBuffer> {
   // gelu(x, out, bytes): locals i, then v, t, t2.
   const gelu = loopFunction(fusedMultiplyAdd, "gelu", 3, 1, 3, (code, i, first) => {
@@ -112,7 +113,7 @@ export function geluSimdModuleBytes(
     code.get(v).mul().f32x4(1 / Math.sqrt(2 * Math.PI)).mul().add(); // Φ + v φ
     code.load(1, i).mul();
   });
-  return simdModuleBytes([gelu, gradient]);
+  return simdModuleBytes([gelu, gradient], { sharedMemory });
 }
 
 /**
@@ -128,13 +129,15 @@ export function geluSimdModuleBytes(
  * ```
  */
 export function geluSimd(memory: WebAssembly.Memory): GeluSimd | undefined {
-  const bytes = validSimdModule(geluSimdModuleBytes);
-  if (!bytes) return undefined;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
-  const exports = instance.exports as {
+  // Both loops step 16 bytes at a time over arrays that advance together.
+  const exports = heapKernelExports(memory, geluSimdModuleBytes, {
+    gelu: { count: 2, multiple: 16, strides: () => [1, 1], unitWork: () => 0.25 },
+    gelu_gradient: { count: 3, multiple: 16, strides: () => [1, 1, 1], unitWork: () => 0.25 },
+  }) as {
     gelu(x: number, out: number, bytes: number): void;
     gelu_gradient(x: number, dy: number, out: number, bytes: number): void;
-  };
+  } | undefined;
+  if (!exports) return undefined;
   return {
     gelu: (x, out, count) => exports.gelu(x, out, count * 4),
     geluGradient: (x, dy, out, count) => exports.gelu_gradient(x, dy, out, count * 4),

@@ -11,7 +11,14 @@
  *
  * @module
  */
-import { Code, OP, type SimdFunction, simdModuleBytes } from "./wasm_code.ts";
+import {
+  Code,
+  heapKernelExports,
+  OP,
+  type SimdFunction,
+  simdModuleBytes,
+  type SimdModuleOptions,
+} from "./wasm_code.ts";
 
 /** Byte offsets into the heap; `rows` rows of `width` values (a multiple of 4). */
 export interface LayerNormSimd {
@@ -152,8 +159,10 @@ function layerNormGradientFunction(): SimdFunction {
 }
 
 /** The module's bytes: imports `env.memory`, exports `layer_norm` and `layer_norm_gradient`. */
-export function layerNormSimdModuleBytes(): Uint8Array<ArrayBuffer> {
-  return simdModuleBytes([layerNormFunction(), layerNormGradientFunction()]);
+export function layerNormSimdModuleBytes(
+  { sharedMemory = false }: SimdModuleOptions = {},
+): Uint8Array<ArrayBuffer> {
+  return simdModuleBytes([layerNormFunction(), layerNormGradientFunction()], { sharedMemory });
 }
 
 /** eps as the int32 of its float32 bits (the module takes only i32 parameters). */
@@ -176,9 +185,6 @@ function floatBits(value: number): number {
  * ```
  */
 export function layerNormSimd(memory: WebAssembly.Memory): LayerNormSimd | undefined {
-  const bytes = layerNormSimdModuleBytes();
-  if (!WebAssembly.validate(bytes)) return undefined;
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
   type Raw = (
     a: number,
     b: number,
@@ -188,7 +194,27 @@ export function layerNormSimd(memory: WebAssembly.Memory): LayerNormSimd | undef
     width: number,
     eps: number,
   ) => void;
-  const exports = instance.exports as { layer_norm: Raw; layer_norm_gradient: Raw };
+  // Rows of `width` values; gamma and beta are shared by every row.
+  const rows = {
+    count: 4,
+    strides: (args: readonly number[]) => {
+      const row = args[5]! * 4;
+      return [row, 0, 0, row];
+    },
+    unitWork: (args: readonly number[]) => args[5]!,
+  };
+  const gradientRows = {
+    ...rows,
+    strides: (args: readonly number[]) => {
+      const row = args[5]! * 4;
+      return [row, 0, row, row];
+    },
+  };
+  const exports = heapKernelExports(memory, layerNormSimdModuleBytes, {
+    layer_norm: rows,
+    layer_norm_gradient: gradientRows,
+  }) as { layer_norm: Raw; layer_norm_gradient: Raw } | undefined;
+  if (!exports) return undefined;
   return {
     layerNorm: (x, gamma, beta, out, rows, width, eps) =>
       exports.layer_norm(x, gamma, beta, out, rows, width, floatBits(eps)),

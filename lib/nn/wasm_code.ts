@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { type ExportSplit, heapThreadsOf, splitExports } from "../backend/heap_threads.ts";
 
 /** Opcodes of the WebAssembly core instructions used here. */
 export const OP = {
@@ -286,10 +287,11 @@ export function expNonPositive(code: Code, t: number, n: number, r: number): voi
  * without; undefined where neither validates (no WebAssembly SIMD).
  */
 export function validSimdModule(
-  build: (options: { fusedMultiplyAdd: boolean }) => Uint8Array<ArrayBuffer>,
+  build: (options: SimdModuleOptions) => Uint8Array<ArrayBuffer>,
+  { sharedMemory = false }: { sharedMemory?: boolean } = {},
 ): Uint8Array<ArrayBuffer> | undefined {
   for (const fusedMultiplyAdd of [true, false]) {
-    const bytes = build({ fusedMultiplyAdd });
+    const bytes = build({ fusedMultiplyAdd, sharedMemory });
     if (WebAssembly.validate(bytes)) return bytes;
   }
   return undefined;
@@ -316,9 +318,20 @@ function name(text: string): number[] {
   return [...uleb(bytes.length), ...bytes];
 }
 
+/** How a kernel module is built. */
+export interface SimdModuleOptions {
+  /** Its polynomials use relaxed SIMD's fused multiply-adds. */
+  fusedMultiplyAdd?: boolean;
+  /**
+   * It imports a shared memory (at most 65536 pages), as the heap of `wasm_shared_heap.ts` and of
+   * tfjs's threaded build; an import must match the memory's sharing to instantiate.
+   */
+  sharedMemory?: boolean;
+}
+
 /**
- * A module that imports `env.memory` (one page at least) and exports each function, which takes
- * only i32 parameters and returns nothing.
+ * A module that imports `env.memory` (one page at least; shared, at most 65536 pages, with
+ * `sharedMemory`) and exports each function, which takes only i32 parameters and returns nothing.
  *
  * @example
  * ```ts
@@ -327,7 +340,10 @@ function name(text: string): number[] {
  * WebAssembly.validate(bytes); // true
  * ```
  */
-export function simdModuleBytes(functions: readonly SimdFunction[]): Uint8Array<ArrayBuffer> {
+export function simdModuleBytes(
+  functions: readonly SimdFunction[],
+  { sharedMemory = false }: { sharedMemory?: boolean } = {},
+): Uint8Array<ArrayBuffer> {
   const types: number[] = [...uleb(functions.length)];
   const bodies: number[] = [...uleb(functions.length)];
   for (const fn of functions) {
@@ -346,7 +362,8 @@ export function simdModuleBytes(functions: readonly SimdFunction[]): Uint8Array<
     const body = [...locals, ...fn.code.poolPrologue(), ...fn.code.bytes, OP.end];
     bodies.push(...uleb(body.length), ...body);
   }
-  const imports = [...uleb(1), ...name("env"), ...name("memory"), 0x02, 0x00, ...uleb(1)];
+  const limits = sharedMemory ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
+  const imports = [...uleb(1), ...name("env"), ...name("memory"), 0x02, ...limits];
   const declarations = [...uleb(functions.length), ...functions.map((_, i) => i)];
   const exports = [
     ...uleb(functions.length),
@@ -367,4 +384,25 @@ export function simdModuleBytes(functions: readonly SimdFunction[]): Uint8Array<
     ...section(7, exports),
     ...section(10, bodies),
   ]);
+}
+
+/**
+ * The exports of the module `build` makes (see {@link validSimdModule}), instantiated over
+ * `memory`, with those named in `splits` spread over the kernel threads started for that memory
+ * (`lib/backend/heap_threads.ts`) where there are any; undefined without WebAssembly SIMD.
+ */
+export function heapKernelExports(
+  memory: WebAssembly.Memory,
+  build: (options: SimdModuleOptions) => Uint8Array<ArrayBuffer>,
+  splits: Readonly<Record<string, ExportSplit>>,
+): Record<string, (...args: number[]) => void> | undefined {
+  const bytes = validSimdModule(build, {
+    sharedMemory: memory.buffer instanceof SharedArrayBuffer,
+  });
+  if (!bytes) return undefined;
+  const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), { env: { memory } });
+  const threads = heapThreadsOf(memory);
+  return threads
+    ? splitExports(threads, bytes, instance, splits)
+    : instance.exports as Record<string, (...args: number[]) => void>;
 }
