@@ -37,26 +37,32 @@ export const CBLAS_ROW_MAJOR = 101;
 export const CBLAS_NO_TRANS = 111;
 export const CBLAS_TRANS = 112;
 
+/** `cblas_sgemm`'s foreign-function signature (also opened by `heap_threads.ts`'s workers). */
+export const SGEMM_SYMBOL = {
+  parameters: [
+    "i32", // order
+    "i32", // transA
+    "i32", // transB
+    "i32", // M
+    "i32", // N
+    "i32", // K
+    "f32", // alpha
+    "buffer", // A
+    "i32", // lda
+    "buffer", // B
+    "i32", // ldb
+    "f32", // beta
+    "buffer", // C
+    "i32", // ldc
+  ],
+  result: "void",
+} as const;
+
 const SYMBOLS = {
-  cblas_sgemm: {
-    parameters: [
-      "i32", // order
-      "i32", // transA
-      "i32", // transB
-      "i32", // M
-      "i32", // N
-      "i32", // K
-      "f32", // alpha
-      "buffer", // A
-      "i32", // lda
-      "buffer", // B
-      "i32", // ldb
-      "f32", // beta
-      "buffer", // C
-      "i32", // ldc
-    ],
-    result: "void",
-  },
+  cblas_sgemm: SGEMM_SYMBOL,
+  // OpenBLAS's own (MKL and Accelerate have none of these names).
+  openblas_get_num_threads: { parameters: [], result: "i32", optional: true },
+  openblas_set_num_threads: { parameters: ["i32"], result: "void", optional: true },
 } as const;
 
 /** An opened CBLAS library. */
@@ -80,6 +86,11 @@ export interface Blas {
     transposeB: boolean,
     accumulate?: boolean,
   ): void;
+  /**
+   * Runs `during` with the library's own threads set to one (so that several threads can each
+   * run products of their own), where the library can set them (OpenBLAS); else undefined.
+   */
+  readonly singleThreaded?: <T>(during: () => T) => T;
 }
 
 /** What `MOPEFT_BLAS` asks for: off, the default search, or one library. */
@@ -102,28 +113,74 @@ export function blasRequestFromEnv(value: string | undefined): BlasRequest {
   return { kind: "path", path: text };
 }
 
+/** `cblas_sgemm`'s scalar arguments, in its order (alpha, 1, and the three matrices left out). */
+export type SgemmArguments = [
+  order: number,
+  transA: number,
+  transB: number,
+  m: number,
+  n: number,
+  k: number,
+  lda: number,
+  ldb: number,
+  ldc: number,
+  beta: number,
+];
+
+/**
+ * `cblas_sgemm`'s scalar arguments for {@link Blas.sgemm}'s: order, transA, transB, M, N, K,
+ * lda, ldb, ldc and beta (alpha is 1).
+ */
+export function sgemmArguments(
+  rows: number,
+  inner: number,
+  cols: number,
+  transposeA: boolean,
+  transposeB: boolean,
+  accumulate: boolean,
+): SgemmArguments {
+  return [
+    CBLAS_ROW_MAJOR,
+    transposeA ? CBLAS_TRANS : CBLAS_NO_TRANS,
+    transposeB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+    rows,
+    cols,
+    inner,
+    transposeA ? rows : inner,
+    transposeB ? inner : cols,
+    cols,
+    accumulate ? 1 : 0,
+  ];
+}
+
 function open(path: string): Blas {
   const library = Deno.dlopen(path, SYMBOLS);
   const sgemm = library.symbols.cblas_sgemm;
+  const { openblas_get_num_threads: getThreads, openblas_set_num_threads: setThreads } =
+    library.symbols;
   return {
     path,
+    singleThreaded: getThreads && setThreads
+      ? (during) => {
+        const threads = getThreads();
+        setThreads(1);
+        try {
+          return during();
+        } finally {
+          setThreads(threads);
+        }
+      }
+      : undefined,
     sgemm(a, b, c, rows, inner, cols, transposeA, transposeB, accumulate = false) {
-      sgemm(
-        CBLAS_ROW_MAJOR,
-        transposeA ? CBLAS_TRANS : CBLAS_NO_TRANS,
-        transposeB ? CBLAS_TRANS : CBLAS_NO_TRANS,
+      const [order, transA, transB, m, n, k, lda, ldb, ldc, beta] = sgemmArguments(
         rows,
-        cols,
         inner,
-        1,
-        a,
-        transposeA ? rows : inner,
-        b,
-        transposeB ? inner : cols,
-        accumulate ? 1 : 0,
-        c,
         cols,
+        transposeA,
+        transposeB,
+        accumulate,
       );
+      sgemm(order, transA, transB, m, n, k, 1, a, lda, b, ldb, beta, c, ldc);
     },
   };
 }

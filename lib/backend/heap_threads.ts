@@ -75,11 +75,13 @@ const EXPORT = 4;
 const ARGUMENT_COUNT = 5;
 const FAILED = 6;
 const ARGUMENTS_AT = 64;
-const MAX_ARGUMENTS = 16;
+const MAX_ARGUMENTS = 20;
 const CONTROL_BYTES = ARGUMENTS_AT + MAX_ARGUMENTS * 8;
 const MAILBOX_BYTES = 1 << 18;
 const CALL = 1;
 const LOAD = 2;
+const LOAD_BLAS = 3;
+const PRODUCTS = 4;
 // A worker that has not answered in this long is taken to be lost.
 const WAIT_MS = 120_000;
 
@@ -89,12 +91,25 @@ function serve(
   port: { postMessage(message: unknown): void },
   layout: readonly number[],
 ): void {
-  const [request, done, operation, module, exportAt, argumentCount, failed, argumentsAt, load] =
-    layout as number[];
+  const [
+    request,
+    done,
+    operation,
+    module,
+    exportAt,
+    argumentCount,
+    failed,
+    argumentsAt,
+    load,
+    loadBlas,
+    products,
+  ] = layout as number[];
   const control = new Int32Array(data.control);
   const args = new Float64Array(data.control, argumentsAt);
   const mailbox = new Uint8Array(data.mailbox);
   const modules: ((...values: number[]) => void)[][] = [];
+  type Sgemm = (...values: (number | Float32Array)[]) => void;
+  let sgemm: Sgemm | undefined;
   port.postMessage("ready");
   let seen = 0;
   for (;;) {
@@ -104,18 +119,51 @@ function serve(
     seen = sequence;
     let status = 0;
     try {
-      if (control[operation!] === load) {
+      const op = control[operation!];
+      if (op === load) {
         const bytes = mailbox.slice(0, control[argumentCount!]);
         const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {
           env: { memory: data.memory },
         });
         modules.push(Object.values(instance.exports) as ((...values: number[]) => void)[]);
+      } else if (op === loadBlas) {
+        const { path, symbol } = JSON.parse(
+          new TextDecoder().decode(mailbox.slice(0, control[argumentCount!])),
+        );
+        // deno-lint-ignore no-explicit-any
+        sgemm = (Deno.dlopen(path, { cblas_sgemm: symbol }).symbols as any).cblas_sgemm;
+      } else if (op === products) {
+        // Batch entries of one product: the pointers advance by their strides (bytes) per entry.
+        const [a, b, c, entries, aStride, bStride, cStride, order, transA, transB, m, n, k] = args;
+        const [lda, ldb, ldc, beta] = args.subarray(13, 17);
+        const heap = data.memory.buffer;
+        for (let entry = 0; entry < entries!; entry++) {
+          sgemm!(
+            order!,
+            transA!,
+            transB!,
+            m!,
+            n!,
+            k!,
+            1,
+            new Float32Array(heap, a! + entry * aStride!),
+            lda!,
+            new Float32Array(heap, b! + entry * bStride!),
+            ldb!,
+            beta!,
+            new Float32Array(heap, c! + entry * cStride!),
+            ldc!,
+          );
+        }
       } else {
         const fn = modules[control[module!]!]![control[exportAt!]!]!;
         fn(...Array.from(args.subarray(0, control[argumentCount!])));
       }
-    } catch {
-      status = 1;
+    } catch (error) {
+      // The reason, for the main thread's error (the mailbox is free again once a call ends).
+      const reason = new TextEncoder().encode(String((error as Error)?.message ?? error));
+      status = 1 + Math.min(reason.length, mailbox.length);
+      mailbox.set(reason.subarray(0, status - 1));
     }
     control[failed!] = status;
     Atomics.store(control, done!, sequence);
@@ -133,6 +181,8 @@ const LAYOUT = [
   FAILED,
   ARGUMENTS_AT,
   LOAD,
+  LOAD_BLAS,
+  PRODUCTS,
 ];
 const WORKER_URL = "data:text/javascript," + encodeURIComponent(
   `import { parentPort, workerData } from "node:worker_threads";\n` +
@@ -154,6 +204,7 @@ export class HeapThreads {
   readonly #workers: Worker[];
   readonly #mailbox: Uint8Array;
   #modules = 0;
+  #blas = false;
 
   private constructor(workers: Worker[], mailbox: SharedArrayBuffer) {
     this.#workers = workers;
@@ -232,8 +283,48 @@ export class HeapThreads {
    * here, and returns once every worker is done.
    */
   run(moduleIndex: number, exportIndex: number, parts: readonly number[][], last: () => void) {
+    this.#split(CALL, moduleIndex, exportIndex, parts, last);
+  }
+
+  /** Whether the workers have a CBLAS library open ({@link loadBlas}). */
+  get hasBlas(): boolean {
+    return this.#blas;
+  }
+
+  /**
+   * Opens `cblas_sgemm` of the library `path` (with the signature `symbol`) in every worker, for
+   * {@link runProducts}.
+   */
+  loadBlas(path: string, symbol: unknown): void {
+    const bytes = new TextEncoder().encode(JSON.stringify({ path, symbol }));
+    this.#mailbox.set(bytes);
+    for (const worker of this.#workers) this.#post(worker, LOAD_BLAS, 0, 0, [], bytes.length);
+    for (const worker of this.#workers) this.#wait(worker);
+    this.#blas = true;
+  }
+
+  /**
+   * Runs batch entries of a product on the workers, `parts[i]` on worker `i`: byte offsets of
+   * the first entry's A, B and C in the heap, the entry count, the three strides (bytes per
+   * entry), then `cblas_sgemm`'s order, transA, transB, M, N, K, lda, ldb, ldc and beta; then
+   * `last` here, and returns once every worker is done.
+   */
+  runProducts(parts: readonly number[][], last: () => void): void {
+    if (!this.#blas) throw new Error("the kernel threads have no BLAS library open");
+    this.#split(PRODUCTS, 0, 0, parts, last);
+  }
+
+  #split(
+    operation: number,
+    moduleIndex: number,
+    exportIndex: number,
+    parts: readonly number[][],
+    last: () => void,
+  ): void {
     const posted = this.#workers.slice(0, parts.length);
-    posted.forEach((worker, i) => this.#post(worker, CALL, moduleIndex, exportIndex, parts[i]!));
+    posted.forEach((worker, i) =>
+      this.#post(worker, operation, moduleIndex, exportIndex, parts[i]!)
+    );
     this.workerParts += posted.length;
     try {
       last();
@@ -271,7 +362,11 @@ export class HeapThreads {
       if (performance.now() > deadline) throw new Error("a kernel thread stopped answering");
       Atomics.wait(control, DONE, done, 1000);
     }
-    if (control[FAILED] !== 0) throw new Error("a SIMD kernel failed on a kernel thread");
+    const failed = control[FAILED]!;
+    if (failed !== 0) {
+      const reason = new TextDecoder().decode(this.#mailbox.slice(0, failed - 1));
+      throw new Error(`a kernel thread failed: ${reason}`);
+    }
   }
 }
 

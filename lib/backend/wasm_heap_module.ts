@@ -14,6 +14,12 @@ interface WasmBackendHeap {
 // deno-lint-ignore ban-types
 const instances = new WeakMap<Function, WeakMap<WebAssembly.Memory, unknown>>();
 
+/** The wasm backend `backend`'s heap, or undefined for another backend or tfjs version. */
+export function wasmHeapOf(backend: unknown): WebAssembly.Memory | undefined {
+  const memory = (backend as WasmBackendHeap).wasm?.asm?.memory;
+  return memory instanceof WebAssembly.Memory ? memory : undefined;
+}
+
 /**
  * `instantiate(heap)` for the wasm backend `backend`, made on first use and kept for that heap;
  * undefined where the backend exposes no heap (another backend, another tfjs version) or
@@ -28,8 +34,8 @@ export function wasmHeapModule<T>(
   backend: unknown,
   instantiate: (memory: WebAssembly.Memory) => T | undefined,
 ): T | undefined {
-  const memory = (backend as WasmBackendHeap).wasm?.asm?.memory;
-  if (!(memory instanceof WebAssembly.Memory)) return undefined;
+  const memory = wasmHeapOf(backend);
+  if (!memory) return undefined;
   let byMemory = instances.get(instantiate);
   if (!byMemory) {
     byMemory = new WeakMap();

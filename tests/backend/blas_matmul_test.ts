@@ -1,4 +1,4 @@
-import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { tf } from "../../lib/backend/tf.ts";
 import { blasRequestFromEnv, openBlas } from "../../lib/backend/blas.ts";
 import {
@@ -7,6 +7,8 @@ import {
   installBlasMatMul,
   uninstallBlasMatMul,
 } from "../../lib/backend/blas_matmul.ts";
+import { heapThreadsOf } from "../../lib/backend/heap_threads.ts";
+import { wasmHeapOf } from "../../lib/backend/wasm_heap_module.ts";
 import { onBackend } from "../_backends.ts";
 
 // The CI machine installs OpenBLAS (libopenblas0-pthread); elsewhere these tests are skipped.
@@ -189,4 +191,43 @@ Deno.test("blas: a library named explicitly that cannot load is a one-line error
   }
   assertEquals(message.startsWith("MOPEFT_BLAS=/nonexistent/libopenblas.so: "), true, message);
   assertEquals(message.includes("\n"), false);
+});
+
+Deno.test({
+  name:
+    "blas matmul: batches of small products are split over the kernel threads, as tfjs computes them",
+  ignore: !blas,
+  fn: async () => {
+    await onBackend("wasm");
+    const memory = wasmHeapOf(tf.backend());
+    const threads = memory && heapThreadsOf(memory);
+    if (!threads || !blas!.singleThreaded) {
+      console.warn(
+        "no kernel threads or no single-threaded OpenBLAS here: the split is not checked",
+      );
+      return;
+    }
+    installBlasMatMul(blas!, "wasm");
+    const cases: Case[] = [
+      { a: [7, 33, 17], b: [7, 17, 9] },
+      { a: [3, 2, 17, 33], b: [3, 2, 9, 17], transposeA: true, transposeB: true },
+      { a: [5, 33, 17], b: [1, 17, 9], forwardOnly: true }, // one B for every entry
+      { a: [5, 33, 17], b: [5, 17, 9], bias: [9] },
+    ];
+    try {
+      cases.forEach((test, index) => {
+        const before = threads.workerParts;
+        const native = productAndGradients(test, 100 + index);
+        assert(threads.workerParts > before, `${JSON.stringify(test)} was not split`);
+        uninstallBlasMatMul("wasm");
+        const reference = productAndGradients(test, 100 + index, true);
+        installBlasMatMul(blas!, "wasm");
+        native.forEach((values, i) =>
+          assertClose(values, reference[i]!, `case ${index} output ${i}`)
+        );
+      });
+    } finally {
+      installBlasMatMul(blas!, "wasm");
+    }
+  },
 });
