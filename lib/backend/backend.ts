@@ -156,14 +156,15 @@ function attachBlas(name: "wasm" | "cpu"): { blas?: string; note: string } {
   return { blas: blas.path, note: `, matrix products on ${blas.path}` };
 }
 
-// OpenBLAS's threads spin (sched_yield) for about 2^28 cycles after each product before they
-// sleep, and they take a core from a kernel thread: a split softmax then ran no faster than on one
-// thread. Unless the user set it, they sleep at once (2^4 cycles, OpenBLAS's least); it must be set
-// before the library is loaded, which reads it once.
+// OpenBLAS's threads spin (sched_yield) for 2^28 cycles (about 0.1 s) after each product before
+// they sleep, and so took the second core from a kernel thread: a split softmax between two products
+// ran no faster than on one thread. Unless the user set it, they spin 2^18 cycles (about 0.1 ms):
+// enough for back-to-back products to find them awake (at 2^4, OpenBLAS's least, a run of 2 ms
+// products was 5-8% slower), short next to a kernel's 1-3 ms. Read once, when the library loads.
 function shortBlasSpin(): void {
   try {
     if (!blasOutcome && !Deno.env.get("OPENBLAS_THREAD_TIMEOUT")) {
-      Deno.env.set("OPENBLAS_THREAD_TIMEOUT", "4");
+      Deno.env.set("OPENBLAS_THREAD_TIMEOUT", "18");
     }
   } catch (error) {
     if (!(error instanceof Deno.errors.NotCapable)) throw error;
