@@ -79,6 +79,12 @@ function batchIndices(shape: readonly number[], outShape: readonly number[]): In
  */
 export const SMALL_ENTRY = 8 * 2 ** 20;
 
+/**
+ * Batches with fewer multiply-adds than this in all stay on this thread: waking a worker costs
+ * tens of microseconds, as long as about 4 M multiply-adds take (a small model's products).
+ */
+export const MIN_SPLIT_BATCH = 4 * 2 ** 20;
+
 // Whether a workers' copy of each library could be opened, per kernel-thread pool.
 const workersOpened = new WeakMap<HeapThreads, boolean>();
 
@@ -93,7 +99,9 @@ function splitThreads(
   batch: number,
   entry: number,
 ): HeapThreads | undefined {
-  if (!blas.singleThreaded || entry > SMALL_ENTRY) return undefined;
+  if (!blas.singleThreaded || entry > SMALL_ENTRY || batch * entry < MIN_SPLIT_BATCH) {
+    return undefined;
+  }
   const memory = wasmHeapOf(backend);
   const threads = memory && heapThreadsOf(memory);
   if (!threads || batch < threads.threads) return undefined;
