@@ -198,7 +198,11 @@ async function startWasmWithKernelThreads(): Promise<boolean> {
   const memory = await withSharedHeap(async () => {
     ok = await tf.setBackend("wasm");
   });
-  if (!ok || !memory) return ok;
+  if (!ok) return ok;
+  if (!memory) {
+    wasmNote += ", one kernel thread (tfjs's wasm module is not one the shared heap knows)";
+    return ok;
+  }
   try {
     setHeapThreads(memory, await HeapThreads.start(memory, threads));
     wasmNote += `, ${threads} kernel threads`;
