@@ -161,6 +161,19 @@ function multiply(blas: Blas, args: KernelArgs, { read, allocate }: HostMemory):
   const bValues = read(b);
   const aSize = rows * inner;
   const bSize = inner * cols;
+  // One batch entry's product, its operands starting at those values.
+  const entryProduct = (entry: number, aStart: number, bStart: number) =>
+    blas.sgemm(
+      aValues.subarray(aStart, aStart + aSize),
+      bValues.subarray(bStart, bStart + bSize),
+      c.subarray(entry * outSize, (entry + 1) * outSize),
+      rows,
+      inner,
+      cols,
+      transposeA,
+      transposeB,
+      bias !== undefined,
+    );
   const threads = splitThreads(blas, args.backend, batch, rows * inner * cols);
   const aStride = entryStride(batchA, batch, aSize);
   const bStride = entryStride(batchB, batch, bSize);
@@ -185,19 +198,7 @@ function multiply(blas: Blas, args: KernelArgs, { read, allocate }: HostMemory):
     blas.singleThreaded!(() =>
       threads.runProducts(parts, () => {
         for (let entry = mine; entry < batch; entry++) {
-          const aStart = entry * aStride;
-          const bStart = entry * bStride;
-          blas.sgemm(
-            aValues.subarray(aStart, aStart + aSize),
-            bValues.subarray(bStart, bStart + bSize),
-            c.subarray(entry * outSize, (entry + 1) * outSize),
-            rows,
-            inner,
-            cols,
-            transposeA,
-            transposeB,
-            bias !== undefined,
-          );
+          entryProduct(entry, entry * aStride, entry * bStride);
         }
       })
     );
@@ -206,19 +207,7 @@ function multiply(blas: Blas, args: KernelArgs, { read, allocate }: HostMemory):
   const aIndex = batchIndices(batchA, batchShape);
   const bIndex = batchIndices(batchB, batchShape);
   for (let entry = 0; entry < batch; entry++) {
-    const aStart = aIndex[entry]! * aSize;
-    const bStart = bIndex[entry]! * bSize;
-    blas.sgemm(
-      aValues.subarray(aStart, aStart + aSize),
-      bValues.subarray(bStart, bStart + bSize),
-      c.subarray(entry * outSize, (entry + 1) * outSize),
-      rows,
-      inner,
-      cols,
-      transposeA,
-      transposeB,
-      bias !== undefined,
-    );
+    entryProduct(entry, aIndex[entry]! * aSize, bIndex[entry]! * bSize);
   }
   return output.info;
 }

@@ -11,6 +11,7 @@
  *
  * @module
  */
+import { uleb } from "../nn/wasm_code.ts";
 
 /** The byte layout of tfjs-backend-wasm 4.22's memory section this module rewrites. */
 const PAGE_LIMITS = { initial: 256, maximum: 65536 };
@@ -26,17 +27,6 @@ function readUleb(bytes: Uint8Array, at: number): { value: number; next: number 
     scale *= 128;
     if ((byte & 0x80) === 0) return { value, next };
   }
-}
-
-function uleb(value: number): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = value % 128;
-    value = Math.floor(value / 128);
-    if (value !== 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value !== 0);
-  return bytes;
 }
 
 function name(text: string): number[] {
