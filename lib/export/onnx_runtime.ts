@@ -1,0 +1,64 @@
+/**
+ * Running exported graphs in onnxruntime (`onnxruntime-node`'s CPU build, which Deno loads as
+ * is: it skips the package's install script, whose CUDA download is not needed).
+ *
+ * @module
+ */
+import * as ort from "onnxruntime-node";
+
+/** A float32 or int64 array with its shape. */
+export interface OnnxValue {
+  data: Float32Array | BigInt64Array;
+  dims: number[];
+}
+
+/** An open onnxruntime session. */
+export interface OnnxSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Runs the graph on `feeds` and returns every output. */
+  run(feeds: Record<string, OnnxValue>): Promise<Record<string, OnnxValue>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens an ONNX model from a file (its external data is found beside it) or from bytes.
+ *
+ * @example
+ * ```ts ignore
+ * const session = await openOnnxSession("export/encoder.onnx");
+ * const { image_embeddings } = await session.run({ image: { data: pixels, dims: [1, 3, 1024, 1024] } });
+ * await session.close();
+ * ```
+ */
+export async function openOnnxSession(model: string | Uint8Array): Promise<OnnxSession> {
+  const options: ort.InferenceSession.SessionOptions = {
+    executionProviders: ["cpu"],
+    graphOptimizationLevel: "all",
+  };
+  const session = typeof model === "string"
+    ? await ort.InferenceSession.create(model, options)
+    : await ort.InferenceSession.create(model, options);
+  return {
+    inputNames: session.inputNames,
+    outputNames: session.outputNames,
+    async run(feeds) {
+      const tensors: Record<string, ort.Tensor> = {};
+      for (const [name, value] of Object.entries(feeds)) {
+        tensors[name] = value.data instanceof Float32Array
+          ? new ort.Tensor("float32", value.data, value.dims)
+          : new ort.Tensor("int64", value.data, value.dims);
+      }
+      const results = await session.run(tensors);
+      const out: Record<string, OnnxValue> = {};
+      for (const [name, tensor] of Object.entries(results)) {
+        out[name] = {
+          data: tensor.data as Float32Array | BigInt64Array,
+          dims: [...tensor.dims],
+        };
+      }
+      return out;
+    },
+    close: () => session.release(),
+  };
+}

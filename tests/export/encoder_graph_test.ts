@@ -1,0 +1,63 @@
+/**
+ * The exported image encoder equals the tfjs model for every method, and a module left out of
+ * the graph is noticed.
+ */
+import { ok as assert } from "node:assert/strict";
+import { tf } from "../../lib/backend/tf.ts";
+import { encodeImage } from "../../lib/encoder/image_encoder.ts";
+import { TINY_SIZE } from "../../lib/encoder/random_checkpoint.ts";
+import { buildEncoderGraph, type EncoderGraphOptions } from "../../lib/export/encoder_graph.ts";
+import { encodeOnnxModel } from "../../lib/export/onnx_file.ts";
+import { openOnnxSession } from "../../lib/export/onnx_runtime.ts";
+import type { PeftModel } from "../../lib/peft/peft_model.ts";
+import { onBackend } from "../_backends.ts";
+import { randomSam } from "../peft/_helpers.ts";
+import { EXPORT_METHODS, randomImage, randomisedRun, relativeMaxDiff } from "./_export_helpers.ts";
+
+await onBackend("cpu");
+
+const TOLERANCE = 1e-4;
+
+async function encoderDifference(model: PeftModel, options?: EncoderGraphOptions) {
+  const { rgb, normalised } = randomImage(TINY_SIZE);
+  const expected = tf.tidy(() =>
+    encodeImage(model.weights(), normalised, model.extensions()).transpose([0, 3, 1, 2])
+  );
+  const reference = await expected.data() as Float32Array;
+  tf.dispose([expected, normalised]);
+  const graph = buildEncoderGraph(
+    model.weights(),
+    model.config,
+    await model.exportTensors(),
+    options,
+  );
+  const session = await openOnnxSession(encodeOnnxModel(graph).model);
+  const s = TINY_SIZE.imageSize;
+  const out = await session.run({ image: { data: rgb, dims: [1, 3, s, s] } });
+  await session.close();
+  const embeddings = out.image_embeddings!;
+  assert(embeddings.dims.join() === [1, TINY_SIZE.outChans, s / 16, s / 16].join());
+  return relativeMaxDiff(embeddings.data as Float32Array, reference);
+}
+
+for (const method of EXPORT_METHODS) {
+  Deno.test(`export: the ${method} run's encoder.onnx equals the tfjs encoder`, async () => {
+    const sam = randomSam(TINY_SIZE);
+    const model = randomisedRun(sam, method);
+    const diff = await encoderDifference(model);
+    model.dispose();
+    sam.dispose();
+    assert(diff <= TOLERANCE, `${method}: relative difference ${diff}`);
+  });
+}
+
+for (const kind of ["lora", "prefix", "adapter"] as const) {
+  Deno.test(`export: a mopeft encoder without block 2's ${kind} differs from the tfjs model`, async () => {
+    const sam = randomSam(TINY_SIZE);
+    const model = randomisedRun(sam, "mopeft");
+    const diff = await encoderDifference(model, { omit: { block: 2, kind } });
+    model.dispose();
+    sam.dispose();
+    assert(diff > 100 * TOLERANCE, `without ${kind}: relative difference only ${diff}`);
+  });
+}
