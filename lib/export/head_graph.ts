@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { tf } from "../backend/tf.ts";
 import { CLASS_HEAD } from "../decoder/detection_head.ts";
 import type { HeadConfig } from "../decoder/head.ts";
 import type { ModelWeights } from "../encoder/weights.ts";
@@ -31,6 +32,17 @@ export function buildHeadGraph(
   numClasses: number,
 ): OnnxGraph {
   const g = new OnnxGraph(`mopeft_${head.task}_head`);
+  // The tfjs tensors made on the way (transposed weights, the positional grid) are freed here.
+  tf.tidy(() => headNodes(g, weights, head, numClasses));
+  return g;
+}
+
+function headNodes(
+  g: OnnxGraph,
+  weights: ModelWeights,
+  head: HeadConfig,
+  numClasses: number,
+): void {
   const grid = weights.architecture.encoder.gridSize;
   const channels = weights.architecture.decoder.transformerDim;
   g.input(HEAD_INPUT, [1, channels, grid, grid]);
@@ -38,7 +50,7 @@ export function buildHeadGraph(
   if (head.task === "semantic") {
     const { lowResMasks } = maskDecoderNodes(g, weights, embeddings, { predictIou: false });
     g.output(g.op("Identity", [lowResMasks], {}, "logits"), [1, numClasses, 4 * grid, 4 * grid]);
-    return g;
+    return;
   }
   const queries = head.queries;
   const { lowResMasks, maskTokens } = maskDecoderNodes(g, weights, embeddings, {
@@ -102,5 +114,4 @@ export function buildHeadGraph(
     g.op("Mul", [g.op("Cast", [corners], { to: int(1) }), nonEmpty], {}, "boxes"),
     [queries, 4],
   );
-  return g;
 }
