@@ -81,7 +81,13 @@ export {
   preprocessImage,
 } from "./lib/encoder/preprocess.ts";
 export { decodeMasks, type MaskPrediction } from "./lib/decoder/mask_decoder.ts";
-export { densePositionalEncoding, noMaskEmbedding } from "./lib/decoder/prompt_encoder.ts";
+export {
+  densePositionalEncoding,
+  maskPromptEmbedding,
+  noMaskEmbedding,
+  pointEmbeddings,
+  pointPositionalEncoding,
+} from "./lib/decoder/prompt_encoder.ts";
 export { postprocessMasks } from "./lib/decoder/postprocess.ts";
 export {
   initialSemanticDecoder,
@@ -229,3 +235,20 @@ export { tileDetections, topPairs } from "./lib/eval/detect_tile.ts";
 export { type DetectFn, detectImage } from "./lib/eval/detect_image.ts";
 export { evaluateDetections, shardImages } from "./lib/eval/detect_evaluate.ts";
 export { detectionsSvg, writeDetectionsPng } from "./lib/eval/detect_draw.ts";
+
+// ONNX export: encoder (with every PEFT module and gate), head, promptable decoder, model.json.
+export {
+  checkOutFolder,
+  type ExportOptions,
+  type ExportResult,
+  exportRun,
+  writeExport,
+} from "./lib/export/export_run.ts";
+export { checkExport, type ExportCheck, type OutputDifference } from "./lib/export/check.ts";
+export { EXPORT_MANIFEST_FILE, type ExportManifest } from "./lib/export/manifest.ts";
+export { buildEncoderGraph } from "./lib/export/encoder_graph.ts";
+export { buildHeadGraph } from "./lib/export/head_graph.ts";
+export { buildDecoderGraph, promptDecoderWeights } from "./lib/export/decoder_graph.ts";
+export { encodeOnnxModel, SUPPORTED_OPSETS, writeOnnxModel } from "./lib/export/onnx_file.ts";
+export { OnnxGraph } from "./lib/export/onnx_graph.ts";
+export { type OnnxSession, openOnnxSession } from "./lib/export/onnx_runtime.ts";

@@ -1,0 +1,245 @@
+/**
+ * `mopeft export` through the command line: a semantic and a detection run exported and checked
+ * in onnxruntime on an image, model.json's content, and bad input (a run made on another
+ * checkpoint, an unknown opset, an --out that is a file, another image size) refused in one line
+ * with nothing written. Also the library function with the weights in external data.
+ */
+import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
+import {
+  architectureOf,
+  randomSamTensors,
+  TINY_SIZE,
+} from "../../lib/encoder/random_checkpoint.ts";
+import { checkExport, type ExportCheck } from "../../lib/export/check.ts";
+import { exportRun } from "../../lib/export/export_run.ts";
+import type { ExportManifest } from "../../lib/export/manifest.ts";
+import { writeSafetensors } from "../../lib/io/safetensors.ts";
+import { pathExists } from "../../lib/io/path_exists.ts";
+import { loadBaseCheckpoint } from "../../lib/run/base_checkpoint.ts";
+import { openRun } from "../../lib/run/open_run.ts";
+import { savePeftRun } from "../../lib/peft/run_files.ts";
+import { assertOneLineError, runCli } from "../_cli.ts";
+import { onBackend } from "../_backends.ts";
+import { randomisedRun } from "./_export_helpers.ts";
+
+await onBackend("cpu");
+
+const TOLERANCE = 1e-4;
+const image = new URL("../../fixtures/goldens/tiny_a_wide.png", import.meta.url).pathname;
+const root = await Deno.makeTempDir({ prefix: "mopeft-export-" });
+const checkpoint = `${root}/sam_a.safetensors`;
+const otherCheckpoint = `${root}/sam_b.safetensors`;
+const architecture = architectureOf(TINY_SIZE);
+await writeSafetensors(checkpoint, randomSamTensors(architecture, 1));
+await writeSafetensors(otherCheckpoint, randomSamTensors(architecture, 2));
+const classNames = ["background", "road", "building"];
+
+async function saveRun(dir: string, head?: { task: "detection"; queries: number }) {
+  const base = await loadBaseCheckpoint(checkpoint);
+  const model = randomisedRun(base.weights, "mopeft", 11, head);
+  await savePeftRun(dir, model, { classNames, baseFingerprint: base.fingerprint });
+  model.dispose();
+  base.weights.dispose();
+}
+const semanticRun = `${root}/run_semantic`;
+const detectionRun = `${root}/run_detection`;
+await saveRun(semanticRun);
+await saveRun(detectionRun, { task: "detection", queries: 6 });
+
+function assertClose(check: ExportCheck) {
+  const all = { ...check.encoder, ...check.head, ...check.decoder };
+  for (const [name, diff] of Object.entries(all)) {
+    assert(diff.maxRel <= TOLERANCE, `${name}: relative difference ${diff.maxRel}`);
+  }
+  assert(check.classMapsAgree, `class agreement ${check.classAgreement}`);
+}
+
+Deno.test("export cli: a semantic run's files, model.json and --check", async () => {
+  const out = `${root}/export_semantic`;
+  const result = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+    "--check",
+    image,
+    "--quiet",
+  ]);
+  assertEquals(result.code, 0, result.stderr);
+  const printed = JSON.parse(result.stdout);
+  assertEquals(
+    printed.files.map((f: { name: string }) => f.name),
+    ["decoder.onnx", "encoder.onnx", "head.onnx", "model.json"],
+  );
+  assertClose(printed.check);
+  assertEquals(Object.keys(printed.check.head), ["logits"]);
+  assertEquals(printed.check.inputSize, [128, 128]); // the first of its tiles
+  const manifest: ExportManifest = JSON.parse(await Deno.readTextFile(`${out}/model.json`));
+  const base = await loadBaseCheckpoint(checkpoint);
+  base.weights.dispose();
+  assertEquals(manifest.baseCheckpoint.sha256, base.fingerprint.sha256);
+  assertEquals(manifest.classNames, classNames);
+  assertEquals(manifest.palette[0], [0, 0, 0]);
+  assertEquals(manifest.palette.length, 3);
+  assertEquals(manifest.run.method, "mopeft");
+  assertEquals(manifest.run.config.loraRank, 2);
+  assertEquals(manifest.opset, 17);
+  assertEquals(manifest.preprocessing.longestSide, 128);
+  assertEquals(manifest.preprocessing.mean, [123.675, 116.28, 103.53]);
+  assertEquals(manifest.graphs.encoder.inputs[0]!.shape, [1, 3, 128, 128]);
+  assertEquals(manifest.graphs.encoder.outputs[0]!.shape, [1, 32, 8, 8]);
+  assertEquals(manifest.graphs.head.outputs[0]!.name, "logits");
+  assertEquals(manifest.graphs.head.outputs[0]!.shape, [1, 3, 32, 32]);
+  assertEquals(
+    manifest.graphs.decoder.outputs.map((o) => o.name).sort(),
+    ["iou_predictions", "low_res_masks", "masks"],
+  );
+  // A second export over the first replaces it.
+  const again = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+    "--quiet",
+  ]);
+  assertEquals(again.code, 0, again.stderr);
+});
+
+Deno.test("export cli: a detection run's boxes and scores equal the tfjs model's", async () => {
+  const out = `${root}/export_detection`;
+  const result = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    detectionRun,
+    "--out",
+    out,
+    "--check",
+    image,
+    "--quiet",
+  ]);
+  assertEquals(result.code, 0, result.stderr);
+  const printed = JSON.parse(result.stdout);
+  assertEquals(printed.task, "detection");
+  assertEquals(Object.keys(printed.check.head).sort(), ["boxes", "scores"]);
+  assertEquals(printed.check.head.boxes.maxAbs, 0);
+  assertClose(printed.check);
+  const manifest: ExportManifest = JSON.parse(await Deno.readTextFile(`${out}/model.json`));
+  assertEquals(manifest.graphs.head.outputs.map((o) => [o.name, o.shape]), [
+    ["scores", [6, 3]],
+    ["boxes", [6, 4]],
+  ]);
+});
+
+Deno.test("export cli: a run made on another checkpoint is refused, nothing written", async () => {
+  const out = `${root}/export_refused`;
+  const result = await runCli([
+    "export",
+    "--checkpoint",
+    otherCheckpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+  ]);
+  assertOneLineError(
+    result,
+    1,
+    /^mopeft: Cannot load PEFT run ".*": it was trained on checkpoint sha256 /,
+  );
+  assert(!(await pathExists(out)));
+  const leftovers = [...Deno.readDirSync(root)].filter((e) => e.name.includes("export_refused"));
+  assertEquals(leftovers, []);
+});
+
+Deno.test("export cli: an unknown --opset is refused, nothing written", async () => {
+  const out = `${root}/export_opset`;
+  const result = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+    "--opset",
+    "13",
+  ]);
+  assertOneLineError(result, 1, /^mopeft: unsupported ONNX opset 13 \(supported: 17\)$/);
+  assert(!(await pathExists(out)));
+});
+
+Deno.test("export cli: an --out that is a file is refused and kept", async () => {
+  const out = `${root}/a_file`;
+  await Deno.writeTextFile(out, "keep me\n");
+  const result = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+  ]);
+  assertOneLineError(
+    result,
+    1,
+    /^mopeft: Cannot export to ".*a_file": it is a file, not a folder$/,
+  );
+  assertEquals(await Deno.readTextFile(out), "keep me\n");
+});
+
+Deno.test("export cli: another --image-size is refused, nothing written", async () => {
+  const out = `${root}/export_size`;
+  const result = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+    "--image-size",
+    "256",
+  ]);
+  assertOneLineError(
+    result,
+    1,
+    /^mopeft: --image-size 256: this checkpoint's encoder takes 128 px/,
+  );
+  assert(!(await pathExists(out)));
+  const leftovers = [...Deno.readDirSync(root)].filter((e) => e.name.includes("export_size"));
+  assertEquals(leftovers, []);
+});
+
+Deno.test("export: the library function with the encoder's weights in external data", async () => {
+  const out = `${root}/export_external`;
+  const result = await exportRun({
+    checkpoint,
+    peft: semanticRun,
+    out,
+    externalDataAboveBytes: 0,
+  });
+  assert(result.files.some((f) => f.name === "encoder.onnx.data"));
+  assertEquals(result.manifest.graphs.encoder.externalData, "encoder.onnx.data");
+  const run = await openRun(checkpoint, semanticRun);
+  try {
+    assertClose(await checkExport(out, run, image));
+  } finally {
+    run.dispose();
+  }
+});
+
+Deno.test({
+  name: "export cli: clean up",
+  fn: async () => {
+    await Deno.remove(root, { recursive: true });
+  },
+});
