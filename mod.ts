@@ -252,3 +252,9 @@ export { buildDecoderGraph, promptDecoderWeights } from "./lib/export/decoder_gr
 export { encodeOnnxModel, SUPPORTED_OPSETS, writeOnnxModel } from "./lib/export/onnx_file.ts";
 export { OnnxGraph } from "./lib/export/onnx_graph.ts";
 export { type OnnxSession, openOnnxSession } from "./lib/export/onnx_runtime.ts";
+export {
+  type OnnxPredictor,
+  openOnnxPredictor,
+  readExportManifest,
+} from "./lib/export/onnx_predictor.ts";
+export { benchOnnxEncoders, type OnnxEncoderBench } from "./lib/export/onnx_bench.ts";

@@ -13,6 +13,7 @@ import {
 import { checkExport, type ExportCheck } from "../../lib/export/check.ts";
 import { exportRun } from "../../lib/export/export_run.ts";
 import type { ExportManifest } from "../../lib/export/manifest.ts";
+import { readLabelPng } from "../../lib/image/label_png.ts";
 import { writeSafetensors } from "../../lib/io/safetensors.ts";
 import { pathExists } from "../../lib/io/path_exists.ts";
 import { loadBaseCheckpoint } from "../../lib/run/base_checkpoint.ts";
@@ -235,6 +236,91 @@ Deno.test("export: the library function with the encoder's weights in external d
   } finally {
     run.dispose();
   }
+});
+
+Deno.test("predict --onnx writes the class map predict writes with the tfjs model", async () => {
+  const out = `${root}/export_predict`;
+  const exported = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+    "--quiet",
+  ]);
+  assertEquals(exported.code, 0, exported.stderr);
+  const viaTfjs = await runCli([
+    "predict",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--image",
+    image,
+    "--out",
+    `${root}/predict_tfjs`,
+    "--quiet",
+  ]);
+  assertEquals(viaTfjs.code, 0, viaTfjs.stderr);
+  const viaOnnx = await runCli([
+    "predict",
+    "--onnx",
+    out,
+    "--image",
+    image,
+    "--out",
+    `${root}/predict_onnx`,
+    "--quiet",
+  ]);
+  assertEquals(viaOnnx.code, 0, viaOnnx.stderr);
+  assertEquals(JSON.parse(viaOnnx.stdout).classNames, classNames);
+  const [a, b] = await Promise.all([
+    readLabelPng(`${root}/predict_tfjs/tiny_a_wide.png`),
+    readLabelPng(`${root}/predict_onnx/tiny_a_wide.png`),
+  ]);
+  assertEquals([b.width, b.height], [256, 160]);
+  const same = a.data.reduce((n, v, i) => n + (v === b.data[i] ? 1 : 0), 0);
+  // Logits equal to about 1e-6; only a pixel whose two best classes tie that closely may differ.
+  assert(
+    same >= a.data.length * 0.999,
+    `${a.data.length - same} of ${a.data.length} pixels differ`,
+  );
+  assert(new Set(a.data).size > 1, "the class map has one class only: the test shows too little");
+});
+
+Deno.test("predict --onnx refuses --checkpoint beside it and a detection export", async () => {
+  const both = await runCli([
+    "predict",
+    "--onnx",
+    root,
+    "--checkpoint",
+    checkpoint,
+    "--image",
+    image,
+    "--out",
+    `${root}/x`,
+  ]);
+  assertOneLineError(
+    both,
+    2,
+    /^mopeft: predict takes --onnx DIR or --checkpoint and --peft, not both$/,
+  );
+  const detection = await runCli([
+    "predict",
+    "--onnx",
+    `${root}/export_detection`,
+    "--image",
+    image,
+    "--out",
+    `${root}/x`,
+  ]);
+  assertOneLineError(
+    detection,
+    1,
+    /^mopeft: Cannot predict with ONNX export ".*": it is a detection export/,
+  );
 });
 
 Deno.test({
