@@ -164,8 +164,8 @@ export { resultsSvg } from "./lib/study/results_svg.ts";
 export { THESIS_EFFICIENCY, THESIS_RESULT_TABLES } from "./lib/study/thesis_tables.ts";
 
 // Detection datasets and scores.
+export type { BoxXywh } from "./lib/image/box.ts";
 export type {
-  BoxXywh,
   ClassCategory,
   DetectionImage,
   DetectionObject,

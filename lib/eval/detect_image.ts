@@ -7,7 +7,7 @@
  */
 import type { Tensor4D } from "../backend/tf.ts";
 import { tf } from "../backend/tf.ts";
-import type { BoxXywh } from "../data/detection_split.ts";
+import type { BoxXywh } from "../image/box.ts";
 import { cutTiles, type Tile } from "../data/tiler.ts";
 import type { DetectionOutput } from "../decoder/detection_head.ts";
 import type { RasterImage } from "../image/decode.ts";

@@ -22,7 +22,8 @@
  *
  * @module
  */
-import type { BoxXywh, DetectionObject } from "../data/detection_split.ts";
+import type { DetectionObject } from "../data/detection_split.ts";
+import type { BoxXywh } from "../image/box.ts";
 
 /** One predicted box. */
 export interface ScoredDetection {
