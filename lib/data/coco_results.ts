@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { EvalImage, ScoredDetection } from "../metrics/coco_eval.ts";
+import type { EvalImage, ScoredDetection } from "./detections.ts";
 import type { BoxXywh } from "../image/box.ts";
 import type { DetectionSplit } from "./detection_split.ts";
 
