@@ -6,7 +6,7 @@
  */
 import { type Tensor, type Tensor1D, type Tensor4D, tf } from "../backend/tf.ts";
 import { linear } from "../nn/linear.ts";
-import { normalValues, tensorSeed } from "../peft/_init.ts";
+import { normalValues, tensorSeed } from "../nn/init.ts";
 
 /** Standard deviation of the initial gate weights: small, so every gate starts near 0.5. */
 export const GATE_INIT_STD = 0.01;

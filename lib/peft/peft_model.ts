@@ -50,7 +50,7 @@ import {
   reparameterisePrefix,
 } from "./prefix.ts";
 import { methodSpec, type ModuleKind } from "./registry.ts";
-import { numel } from "./_init.ts";
+import { numel } from "../nn/init.ts";
 
 /** Tensor values by name, as files hold them. */
 export type TensorValues = Map<string, { shape: number[]; data: Float32Array }>;
