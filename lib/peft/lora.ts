@@ -6,7 +6,7 @@
  * @module
  */
 import { type Tensor, type Tensor1D, type Tensor3D, tf } from "../backend/tf.ts";
-import { repeatPerWindow } from "../gate/gate.ts";
+import { repeatPerWindow } from "./gate.ts";
 import { linear } from "../nn/linear.ts";
 import type { PeftConfig } from "./config.ts";
 import { tensorSeed, uniformValues } from "../nn/init.ts";
