@@ -3,7 +3,7 @@
  * from a layer above it, `cli/` or the top-level files (`cli.ts`, `mod.ts`).
  *
  * {@link LIB_LAYERS} is the one table of the layers. A new folder in `lib/` must be placed in it;
- * until it is, this test fails and names the folder.
+ * until it is, this test fails and names the folder. `docs/layers.md` says what each layer holds.
  *
  * @module
  */
