@@ -19,7 +19,7 @@ import { parseArgs } from "node:util";
 import { type BackendName, useBackend } from "../lib/backend/backend.ts";
 import { tf } from "../lib/backend/tf.ts";
 import { BENCH_SIZES } from "../lib/bench/bench_sizes.ts";
-import { mulberry32 } from "../lib/data/prng.ts";
+import { mulberry32 } from "../lib/nn/prng.ts";
 import { architectureOf, randomSamTensors } from "../lib/encoder/random_checkpoint.ts";
 import { checkExport } from "../lib/export/check.ts";
 import { writeExport } from "../lib/export/export_run.ts";

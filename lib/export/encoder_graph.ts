@@ -153,7 +153,7 @@ function encoderBlock(
   const p = `image_encoder.blocks.${block}`;
   const width = arch.embedDim;
   const grid = arch.gridSize;
-  // Each gate: mean over the block's input tokens of sigmoid(W x + b) (lib/gate/gate.ts), [1].
+  // Each gate: mean over the block's input tokens of sigmoid(W x + b) (lib/peft/gate.ts), [1].
   const gate = (kind: ModuleKind): string | undefined => {
     if (!gated) return undefined;
     const name = gateName(block, kind);

@@ -7,7 +7,7 @@
  */
 import { summariseTimings, type TimingSummary } from "../bench/timing_summary.ts";
 import type { ModelWeights } from "../encoder/weights.ts";
-import { mulberry32 } from "../data/prng.ts";
+import { mulberry32 } from "../nn/prng.ts";
 import { validatePeftConfig } from "../peft/config.ts";
 import { PeftModel } from "../peft/peft_model.ts";
 import type { MethodName } from "../peft/registry.ts";

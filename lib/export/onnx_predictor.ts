@@ -10,7 +10,7 @@ import type { Tile } from "../data/tiler.ts";
 import type { PredictFn } from "../eval/predict_image.ts";
 import { encoderInput } from "./image_input.ts";
 import { EXPORT_MANIFEST_FILE, type ExportManifest } from "./manifest.ts";
-import { openOnnxSession, type OnnxSession } from "./onnx_runtime.ts";
+import { type OnnxSession, openOnnxSession } from "./onnx_runtime.ts";
 
 /** An opened semantic export. */
 export interface OnnxPredictor {

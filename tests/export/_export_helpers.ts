@@ -6,7 +6,7 @@
  * @module
  */
 import { type Tensor4D, tf } from "../../lib/backend/tf.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 import { PIXEL_MEAN, PIXEL_STD } from "../../lib/encoder/preprocess.ts";
 import type { SamSize } from "../../lib/encoder/random_checkpoint.ts";
 import type { SamWeights } from "../../lib/encoder/weights.ts";

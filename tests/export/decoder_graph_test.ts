@@ -17,7 +17,7 @@ import {
 } from "../../lib/export/decoder_graph.ts";
 import { encodeOnnxModel } from "../../lib/export/onnx_file.ts";
 import { openOnnxSession } from "../../lib/export/onnx_runtime.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 import { onBackend } from "../_backends.ts";
 import { randomSam } from "../peft/_helpers.ts";
 import { randomImage, randomisedRun, relativeMaxDiff } from "./_export_helpers.ts";
