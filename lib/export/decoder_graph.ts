@@ -157,14 +157,6 @@ function decoderNodes(g: OnnxGraph, weights: ModelWeights): void {
     sparse,
     dense,
   });
-  g.output(g.op("Identity", [decoded.iouPredictions!], {}, "iou_predictions"), [1, masks]);
-  g.output(g.op("Identity", [decoded.lowResMasks], {}, "low_res_masks"), [
-    1,
-    masks,
-    4 * grid,
-    4 * grid,
-  ]);
-
   // SamOnnxModel.mask_postprocessing: bilinear to S, crop to floor(scale * size + 0.5), bilinear
   // to orig_im_size (align_corners=False: half-pixel centres).
   const resize = (x: string, sizes: string) =>
@@ -183,5 +175,13 @@ function decoderNodes(g: OnnxGraph, weights: ModelWeights): void {
   const cropped = g.op("Slice", [upscaled, g.int64s([0, 0]), prepadded, g.int64s([2, 3])]);
   const original = g.op("Cast", [sizeIn], { to: int(7) });
   const target = g.op("Concat", [g.int64s([1, masks]), original], { axis: int(0) });
+  // Outputs in the official export's order (tools unpack them by position).
   g.output(g.op("Identity", [resize(cropped, target)], {}, "masks"), [1, masks, "height", "width"]);
+  g.output(g.op("Identity", [decoded.iouPredictions!], {}, "iou_predictions"), [1, masks]);
+  g.output(g.op("Identity", [decoded.lowResMasks], {}, "low_res_masks"), [
+    1,
+    masks,
+    4 * grid,
+    4 * grid,
+  ]);
 }

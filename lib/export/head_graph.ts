@@ -87,9 +87,14 @@ function headNodes(
     }),
     g.op("Max", [pixels, g.scalar(1)]),
   ]);
-  g.output(
-    g.op("Mul", [probabilities, g.op("Unsqueeze", [meanProbability, g.int64s([1])])], {}, "scores"),
-    [queries, numClasses],
+  const scores = g.op(
+    "Mul",
+    [
+      probabilities,
+      g.op("Unsqueeze", [meanProbability, g.int64s([1])]),
+    ],
+    {},
+    "scores",
   );
   // The tight box (lib/decoder/masks_to_boxes.ts): first and last rows and columns with a pixel.
   const anyRow = g.op("ReduceMax", [on], { axes: { ints: [2] }, keepdims: int(0) }); // [Q, S] by y
@@ -114,4 +119,5 @@ function headNodes(
     g.op("Mul", [g.op("Cast", [corners], { to: int(1) }), nonEmpty], {}, "boxes"),
     [queries, 4],
   );
+  g.output(scores, [queries, numClasses]);
 }
