@@ -6,7 +6,9 @@ import { ok as assert } from "node:assert/strict";
 import { tf } from "../../lib/backend/tf.ts";
 import { encodeImage } from "../../lib/encoder/image_encoder.ts";
 import { TINY_SIZE } from "../../lib/encoder/random_checkpoint.ts";
+import { buildDecoderGraph, promptDecoderWeights } from "../../lib/export/decoder_graph.ts";
 import { buildEncoderGraph, type EncoderGraphOptions } from "../../lib/export/encoder_graph.ts";
+import { buildHeadGraph } from "../../lib/export/head_graph.ts";
 import { encodeOnnxModel } from "../../lib/export/onnx_file.ts";
 import { openOnnxSession } from "../../lib/export/onnx_runtime.ts";
 import type { PeftModel } from "../../lib/peft/peft_model.ts";
@@ -71,3 +73,21 @@ for (const { method, block, kind } of OMISSIONS) {
     assert(diff > 100 * TOLERANCE, `without ${kind}: relative difference only ${diff}`);
   });
 }
+
+Deno.test("export: building the graphs leaves no tfjs tensor behind", async () => {
+  const sam = randomSam(TINY_SIZE);
+  const model = randomisedRun(sam, "mopeft");
+  const tensors = await model.exportTensors();
+  const build = () => {
+    buildEncoderGraph(model.weights(), model.config, tensors);
+    buildHeadGraph(model.weights(), model.head, model.numClasses);
+    buildDecoderGraph(promptDecoderWeights(sam, model.weights()));
+  };
+  build(); // caches (relative-position selection matrices) fill on the first build
+  const before = tf.memory().numTensors;
+  build();
+  const after = tf.memory().numTensors;
+  model.dispose();
+  sam.dispose();
+  assert(after === before, `${after - before} tensors left behind`);
+});
