@@ -36,7 +36,7 @@ export function registerExport(program: Command): void {
     .requiredOption("--peft <dir>", "trained run folder (from mopeft train)")
     .requiredOption("--out <dir>", "folder to write (an earlier export there is replaced)")
     .option("--image-size <n>", "encoder input side (the checkpoint's S)", positiveInteger)
-    .option("--opset <n>", "ONNX opset", positiveInteger, DEFAULT_OPSET)
+    .option("--opset <n>", "ONNX opset, 17 to 21", positiveInteger, DEFAULT_OPSET)
     .option(
       "--check <image>",
       "run the written files in onnxruntime on this image and print their differences from " +

@@ -10,14 +10,34 @@ import type { OnnxAttribute, OnnxGraph, OnnxValueInfo } from "./onnx_graph.ts";
 
 const { onnx } = onnxProto;
 
+/**
+ * The ONNX opsets the exporter writes, with the IR version each goes with. The graphs use
+ * operators whose form is the same in all of them, except the reductions' axes (an attribute up
+ * to 17, an input from 18), which {@link encodeOnnxModel} writes as each opset wants.
+ */
+const IR_VERSIONS: ReadonlyMap<number, number> = new Map([[17, 8], [18, 8], [19, 9], [20, 9], [
+  21,
+  10,
+]]);
+
 /** The ONNX opsets the exporter writes. */
-export const SUPPORTED_OPSETS: readonly number[] = [17];
+export const SUPPORTED_OPSETS: readonly number[] = [...IR_VERSIONS.keys()];
 
 /** The default opset (SAM's official export uses 17 too). */
 export const DEFAULT_OPSET = 17;
 
-/** IR version 8 (ONNX 1.10+; onnxruntime 1.10+ reads it). */
-const IR_VERSION = 8;
+/** Reductions whose `axes` became an input in opset 18 (ReduceSum's did in 13). */
+const REDUCTIONS_WITH_AXES_INPUT_FROM_18 = new Set([
+  "ReduceMax",
+  "ReduceMean",
+  "ReduceMin",
+  "ReduceProd",
+  "ReduceL1",
+  "ReduceL2",
+  "ReduceLogSum",
+  "ReduceLogSumExp",
+  "ReduceSumSquare",
+]);
 
 /**
  * Protobuf refuses messages of 2 GiB and more; past this many bytes of weights the weights go to
@@ -29,7 +49,9 @@ export const EXTERNAL_DATA_ABOVE_BYTES = 1.5 * 1024 ** 3;
 export function checkOpset(opset: number): void {
   if (!SUPPORTED_OPSETS.includes(opset)) {
     throw new RangeError(
-      `unsupported ONNX opset ${opset} (supported: ${SUPPORTED_OPSETS.join(", ")})`,
+      `unsupported ONNX opset ${opset} (supported: ${SUPPORTED_OPSETS[0]}-${
+        SUPPORTED_OPSETS.at(-1)
+      })`,
     );
   }
 }
@@ -139,14 +161,29 @@ export function encodeOnnxModel(graph: OnnxGraph, options: EncodeOptions = {}): 
     offset += raw.byteLength;
     return entry;
   });
+  // Opset 18 moved the reductions' axes from an attribute to an input.
+  const nodes = graph.nodes.map((n) => {
+    const axes = n.attributes.axes;
+    if (opset < 18 || !REDUCTIONS_WITH_AXES_INPUT_FROM_18.has(n.opType) || !axes) return n;
+    if (!("ints" in axes)) throw new Error(`${n.name}: axes must be ints`);
+    const name = `${n.name}_axes`;
+    initializer.push({
+      name,
+      dims: [axes.ints.length],
+      dataType: onnx.TensorProto.DataType.INT64,
+      rawData: bytesOf(BigInt64Array.from(axes.ints, (v) => BigInt(v))),
+    });
+    const { axes: _, ...attributes } = n.attributes;
+    return { ...n, inputs: [...n.inputs, name], attributes };
+  });
   const model = onnx.ModelProto.create({
-    irVersion: IR_VERSION,
+    irVersion: IR_VERSIONS.get(opset)!,
     producerName: options.producer ?? "mopeft",
     opsetImport: [{ domain: "", version: opset }],
     metadataProps: Object.entries(options.metadata ?? {}).map(([key, value]) => ({ key, value })),
     graph: {
       name: graph.name,
-      node: graph.nodes.map((n) => ({
+      node: nodes.map((n) => ({
         name: n.name,
         opType: n.opType,
         input: n.inputs,
