@@ -91,3 +91,13 @@ Deno.test("export: building the graphs leaves no tfjs tensor behind", async () =
   sam.dispose();
   assert(after === before, `${after - before} tensors left behind`);
 });
+
+Deno.test("export: a full fine-tuning run's encoder.onnx carries its trained encoder weights", async () => {
+  const sam = randomSam(TINY_SIZE);
+  const model = randomisedRun(sam, "full");
+  // Its encoder tensors are randomised: with SAM's own weights the graph would differ widely.
+  const diff = await encoderDifference(model);
+  model.dispose();
+  sam.dispose();
+  assert(diff <= TOLERANCE, `full: relative difference ${diff}`);
+});
