@@ -5,6 +5,7 @@
  *
  *   deno run -A scripts/export_parity.ts                      # random vit_b, random MoPEFT modules
  *   deno run -A scripts/export_parity.ts --size tiny          # the same on the tiny model (seconds)
+ *   deno run -A scripts/export_parity.ts --image-size 256     # vit_b's layers at 256 px
  *   deno run -A scripts/export_parity.ts --checkpoint sam_vit_b.safetensors --peft runs/kvasir \
  *     --image photo.jpg                                       # a real run
  *
@@ -18,7 +19,7 @@
 import { parseArgs } from "node:util";
 import { type BackendName, useBackend } from "../lib/backend/backend.ts";
 import { tf } from "../lib/backend/tf.ts";
-import { BENCH_SIZES } from "../lib/bench/bench_sizes.ts";
+import { benchSize } from "../lib/bench/bench_sizes.ts";
 import { mulberry32 } from "../lib/nn/prng.ts";
 import { architectureOf, randomSamTensors } from "../lib/encoder/random_checkpoint.ts";
 import { checkExport } from "../lib/export/check.ts";
@@ -36,6 +37,7 @@ const { values: args } = parseArgs({
     peft: { type: "string" },
     image: { type: "string" },
     size: { type: "string", default: "vit_b" },
+    "image-size": { type: "string" },
     backend: { type: "string", default: "wasm" },
     keep: { type: "string" },
   },
@@ -48,8 +50,8 @@ try {
   let checkpoint = args.checkpoint;
   let peft = args.peft;
   if (!checkpoint || !peft) {
-    const size = BENCH_SIZES[args.size!];
-    if (!size) throw new Error(`--size: unknown size "${args.size}"`);
+    const imageSize = args["image-size"] ? Number(args["image-size"]) : undefined;
+    const size = benchSize(args.size!, imageSize);
     checkpoint = `${work}/sam_${args.size}.safetensors`;
     peft = `${work}/run`;
     console.error(`export_parity: random ${args.size} weights and a random MoPEFT run in ${work}`);

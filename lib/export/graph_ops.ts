@@ -6,9 +6,43 @@
  *
  * @module
  */
-import { type Tensor, tf } from "../backend/tf.ts";
+import type { Tensor } from "../backend/tf.ts";
 import type { ModelWeights } from "../encoder/weights.ts";
 import { float, int, ints, type OnnxGraph } from "./onnx_graph.ts";
+
+/**
+ * `values` of `shape` permuted by `perm`, in plain loops: tfjs's cpu and wasm Transpose take
+ * seconds on a vit_b weight, these take milliseconds.
+ */
+export function transposeValues(
+  values: Float32Array,
+  shape: readonly number[],
+  perm: readonly number[],
+): Float32Array {
+  const rank = shape.length;
+  const strides = new Array<number>(rank);
+  for (let axis = rank - 1, stride = 1; axis >= 0; axis--) {
+    strides[axis] = stride;
+    stride *= shape[axis]!;
+  }
+  const outShape = perm.map((axis) => shape[axis]!);
+  const outStrides = perm.map((axis) => strides[axis]!); // input stride of each output axis
+  const out = new Float32Array(values.length);
+  const index = new Array<number>(rank).fill(0);
+  const last = rank - 1;
+  const innerSize = outShape[last] ?? 1;
+  const innerStride = outStrides[last] ?? 1;
+  for (let at = 0; at < out.length; at += innerSize) {
+    let from = 0;
+    for (let axis = 0; axis < last; axis++) from += index[axis]! * outStrides[axis]!;
+    for (let i = 0; i < innerSize; i++) out[at + i] = values[from + i * innerStride]!;
+    for (let axis = last - 1; axis >= 0; axis--) {
+      if (++index[axis]! < outShape[axis]!) break;
+      index[axis] = 0;
+    }
+  }
+  return out;
+}
 
 /** A tensor's values as a graph constant (transposed first with `perm`). */
 export function tensorConstant(
@@ -17,9 +51,11 @@ export function tensorConstant(
   tensor: Tensor,
   perm?: number[],
 ): string {
-  const values = tf.tidy(() => (perm ? tf.transpose(tensor, perm) : tensor).dataSync());
-  const dims = perm ? perm.map((axis) => tensor.shape[axis]!) : [...tensor.shape];
-  return g.constant(hint, Float32Array.from(values as Float32Array), dims);
+  // A copy: dataSync may hand out the backend's own buffer.
+  const values = (tensor.dataSync() as Float32Array).slice();
+  if (!perm) return g.constant(hint, values, tensor.shape);
+  const dims = perm.map((axis) => tensor.shape[axis]!);
+  return g.constant(hint, transposeValues(values, tensor.shape, perm), dims);
 }
 
 /** `x @ weightᵀ + bias` for a weight `[out, in]` in PyTorch's layout (as lib/nn/linear.ts). */
