@@ -35,6 +35,15 @@ export interface ExportOptions {
   externalDataAboveBytes?: number;
 }
 
+/** The files an export folder holds. */
+const EXPORT_FILES = [
+  "encoder.onnx",
+  "encoder.onnx.data",
+  "head.onnx",
+  "decoder.onnx",
+  EXPORT_MANIFEST_FILE,
+];
+
 /** What {@link exportRun} wrote. */
 export interface ExportResult {
   out: string;
@@ -58,12 +67,15 @@ export async function checkOutFolder(out: string): Promise<void> {
     throw error;
   }
   if (!info.isDirectory) throw new Error(`Cannot export to "${out}": it is a file, not a folder`);
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(out)) names.push(entry.name);
-  if (names.length > 0 && !names.includes(EXPORT_MANIFEST_FILE)) {
+  // Only an earlier export is replaced: anything else in the folder would be lost with it.
+  const others: string[] = [];
+  for await (const entry of Deno.readDir(out)) {
+    if (!EXPORT_FILES.includes(entry.name)) others.push(entry.name);
+  }
+  if (others.length > 0) {
     throw new Error(
-      `Cannot export to "${out}": the folder holds other files (${names.slice(0, 3).join(", ")}` +
-        `${names.length > 3 ? ", ..." : ""}) and no earlier export`,
+      `Cannot export to "${out}": the folder holds files that are not an export's ` +
+        `(${others.slice(0, 3).join(", ")}${others.length > 3 ? ", ..." : ""})`,
     );
   }
 }

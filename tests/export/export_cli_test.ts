@@ -197,6 +197,29 @@ Deno.test("export cli: an --out that is a file is refused and kept", async () =>
   assertEquals(await Deno.readTextFile(out), "keep me\n");
 });
 
+Deno.test("export cli: an --out folder holding other files is refused and kept", async () => {
+  const out = `${root}/a_folder`;
+  await Deno.mkdir(out);
+  await Deno.writeTextFile(`${out}/notes.txt`, "mine\n");
+  await Deno.writeTextFile(`${out}/model.json`, "{}\n");
+  const result = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+  ]);
+  assertOneLineError(
+    result,
+    1,
+    /^mopeft: Cannot export to ".*a_folder": the folder holds files that are not an export's \(notes.txt\)$/,
+  );
+  assertEquals(await Deno.readTextFile(`${out}/notes.txt`), "mine\n");
+  assertEquals(await Deno.readTextFile(`${out}/model.json`), "{}\n");
+});
+
 Deno.test("export cli: another --image-size is refused, nothing written", async () => {
   const out = `${root}/export_size`;
   const result = await runCli([
