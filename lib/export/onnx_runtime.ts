@@ -4,7 +4,11 @@
  *
  * @module
  */
-import * as ort from "onnxruntime-node";
+import type * as Ort from "onnxruntime-node";
+
+/** onnxruntime-node, loaded on first use: every other command starts without its native module. */
+let runtime: Promise<typeof Ort> | undefined;
+const loadRuntime = () => (runtime ??= import("onnxruntime-node"));
 
 /** A float32 or int64 array with its shape. */
 export interface OnnxValue {
@@ -32,7 +36,8 @@ export interface OnnxSession {
  * ```
  */
 export async function openOnnxSession(model: string | Uint8Array): Promise<OnnxSession> {
-  const options: ort.InferenceSession.SessionOptions = {
+  const ort = await loadRuntime();
+  const options: Ort.InferenceSession.SessionOptions = {
     executionProviders: ["cpu"],
     graphOptimizationLevel: "all",
   };
@@ -43,7 +48,7 @@ export async function openOnnxSession(model: string | Uint8Array): Promise<OnnxS
     inputNames: session.inputNames,
     outputNames: session.outputNames,
     async run(feeds) {
-      const tensors: Record<string, ort.Tensor> = {};
+      const tensors: Record<string, Ort.Tensor> = {};
       for (const [name, value] of Object.entries(feeds)) {
         tensors[name] = value.data instanceof Float32Array
           ? new ort.Tensor("float32", value.data, value.dims)
