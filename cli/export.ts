@@ -6,6 +6,7 @@
  */
 import type { Command } from "commander";
 import { checkExport } from "../lib/export/check.ts";
+import { decodeRgb } from "../lib/image/decode.ts";
 import { checkOutFolder, writeExport } from "../lib/export/export_run.ts";
 import { checkOpset, DEFAULT_OPSET } from "../lib/export/onnx_file.ts";
 import { openRun } from "../lib/run/open_run.ts";
@@ -48,6 +49,8 @@ export function registerExport(program: Command): void {
     // Cheap checks first: a bad opset or --out is reported before the checkpoint is read.
     checkOpset(options.opset);
     await checkOutFolder(options.out);
+    // An unreadable --check image is reported before anything is written.
+    if (options.check) await decodeRgb(options.check);
     await startBackend(options);
     const run = await openRun(options.checkpoint, options.peft);
     try {

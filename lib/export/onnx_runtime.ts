@@ -41,9 +41,17 @@ export async function openOnnxSession(model: string | Uint8Array): Promise<OnnxS
     executionProviders: ["cpu"],
     graphOptimizationLevel: "all",
   };
-  const session = typeof model === "string"
-    ? await ort.InferenceSession.create(model, options)
-    : await ort.InferenceSession.create(model, options);
+  let session: Ort.InferenceSession;
+  try {
+    session = typeof model === "string"
+      ? await ort.InferenceSession.create(model, options)
+      : await ort.InferenceSession.create(model, options);
+  } catch (error) {
+    // onnxruntime's own message, on one line, after the file's name.
+    const why = String((error as Error).message ?? error).replace(/\s+/g, " ").trim();
+    const what = typeof model === "string" ? `"${model}"` : "from memory";
+    throw new Error(`Cannot load ONNX model ${what}: ${why}`);
+  }
   return {
     inputNames: session.inputNames,
     outputNames: session.outputNames,

@@ -346,6 +346,41 @@ Deno.test("predict --onnx refuses --checkpoint beside it and a detection export"
   );
 });
 
+Deno.test("export cli: an unreadable --check image is refused before anything is written", async () => {
+  const out = `${root}/export_noimage`;
+  const result = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+    "--check",
+    `${root}/missing.png`,
+  ]);
+  assertOneLineError(result, 1, /^mopeft: Cannot read image ".*missing.png": file not found$/);
+  assert(!(await pathExists(out)));
+});
+
+Deno.test("predict --onnx names a corrupt model file in one line", async () => {
+  const out = `${root}/export_corrupt`;
+  const exported = await runCli([
+    "export",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    semanticRun,
+    "--out",
+    out,
+    "--quiet",
+  ]);
+  assertEquals(exported.code, 0, exported.stderr);
+  await Deno.writeTextFile(`${out}/encoder.onnx`, "not a model\n");
+  const result = await runCli(["predict", "--onnx", out, "--image", image, "--out", `${root}/y`]);
+  assertOneLineError(result, 1, /^mopeft: Cannot load ONNX model ".*encoder.onnx": /);
+});
+
 Deno.test({
   name: "export cli: clean up",
   fn: async () => {
