@@ -47,6 +47,11 @@ const detectionRun = `${root}/run_detection`;
 await saveRun(semanticRun);
 await saveRun(detectionRun, { task: "detection", queries: 6 });
 
+/** `mopeft export --peft RUN --out OUT` on the test checkpoint (a later --checkpoint wins). */
+function exportCli(run: string, out: string, ...extra: string[]) {
+  return runCli(["export", "--checkpoint", checkpoint, "--peft", run, "--out", out, ...extra]);
+}
+
 function assertClose(check: ExportCheck) {
   const all = { ...check.encoder, ...check.head, ...check.decoder };
   for (const [name, diff] of Object.entries(all)) {
@@ -57,18 +62,7 @@ function assertClose(check: ExportCheck) {
 
 Deno.test("export cli: a semantic run's files, model.json and --check", async () => {
   const out = `${root}/export_semantic`;
-  const result = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-    "--check",
-    image,
-    "--quiet",
-  ]);
+  const result = await exportCli(semanticRun, out, "--check", image, "--quiet");
   assertEquals(result.code, 0, result.stderr);
   const printed = JSON.parse(result.stdout);
   assertEquals(
@@ -99,33 +93,13 @@ Deno.test("export cli: a semantic run's files, model.json and --check", async ()
     ["masks", "iou_predictions", "low_res_masks"],
   );
   // A second export over the first replaces it.
-  const again = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-    "--quiet",
-  ]);
+  const again = await exportCli(semanticRun, out, "--quiet");
   assertEquals(again.code, 0, again.stderr);
 });
 
 Deno.test("export cli: a detection run's boxes and scores equal the tfjs model's", async () => {
   const out = `${root}/export_detection`;
-  const result = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    detectionRun,
-    "--out",
-    out,
-    "--check",
-    image,
-    "--quiet",
-  ]);
+  const result = await exportCli(detectionRun, out, "--check", image, "--quiet");
   assertEquals(result.code, 0, result.stderr);
   const printed = JSON.parse(result.stdout);
   assertEquals(printed.task, "detection");
@@ -141,15 +115,7 @@ Deno.test("export cli: a detection run's boxes and scores equal the tfjs model's
 
 Deno.test("export cli: a run made on another checkpoint is refused, nothing written", async () => {
   const out = `${root}/export_refused`;
-  const result = await runCli([
-    "export",
-    "--checkpoint",
-    otherCheckpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-  ]);
+  const result = await exportCli(semanticRun, out, "--checkpoint", otherCheckpoint);
   assertOneLineError(
     result,
     1,
@@ -162,17 +128,7 @@ Deno.test("export cli: a run made on another checkpoint is refused, nothing writ
 
 Deno.test("export cli: an unknown --opset is refused, nothing written", async () => {
   const out = `${root}/export_opset`;
-  const result = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-    "--opset",
-    "13",
-  ]);
+  const result = await exportCli(semanticRun, out, "--opset", "13");
   assertOneLineError(result, 1, /^mopeft: unsupported ONNX opset 13 \(supported: 17-21\)$/);
   assert(!(await pathExists(out)));
 });
@@ -180,15 +136,7 @@ Deno.test("export cli: an unknown --opset is refused, nothing written", async ()
 Deno.test("export cli: an --out that is a file is refused and kept", async () => {
   const out = `${root}/a_file`;
   await Deno.writeTextFile(out, "keep me\n");
-  const result = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-  ]);
+  const result = await exportCli(semanticRun, out);
   assertOneLineError(
     result,
     1,
@@ -202,15 +150,7 @@ Deno.test("export cli: an --out folder holding other files is refused and kept",
   await Deno.mkdir(out);
   await Deno.writeTextFile(`${out}/notes.txt`, "mine\n");
   await Deno.writeTextFile(`${out}/model.json`, "{}\n");
-  const result = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-  ]);
+  const result = await exportCli(semanticRun, out);
   assertOneLineError(
     result,
     1,
@@ -222,17 +162,7 @@ Deno.test("export cli: an --out folder holding other files is refused and kept",
 
 Deno.test("export cli: another --image-size is refused, nothing written", async () => {
   const out = `${root}/export_size`;
-  const result = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-    "--image-size",
-    "256",
-  ]);
+  const result = await exportCli(semanticRun, out, "--image-size", "256");
   assertOneLineError(
     result,
     1,
@@ -263,16 +193,7 @@ Deno.test("export: the library function with the encoder's weights in external d
 
 Deno.test("predict --onnx writes the class map predict writes with the tfjs model", async () => {
   const out = `${root}/export_predict`;
-  const exported = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-    "--quiet",
-  ]);
+  const exported = await exportCli(semanticRun, out, "--quiet");
   assertEquals(exported.code, 0, exported.stderr);
   const viaTfjs = await runCli([
     "predict",
@@ -348,33 +269,14 @@ Deno.test("predict --onnx refuses --checkpoint beside it and a detection export"
 
 Deno.test("export cli: an unreadable --check image is refused before anything is written", async () => {
   const out = `${root}/export_noimage`;
-  const result = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-    "--check",
-    `${root}/missing.png`,
-  ]);
+  const result = await exportCli(semanticRun, out, "--check", `${root}/missing.png`);
   assertOneLineError(result, 1, /^mopeft: Cannot read image ".*missing.png": file not found$/);
   assert(!(await pathExists(out)));
 });
 
 Deno.test("predict --onnx names a corrupt model file in one line", async () => {
   const out = `${root}/export_corrupt`;
-  const exported = await runCli([
-    "export",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-    "--quiet",
-  ]);
+  const exported = await exportCli(semanticRun, out, "--quiet");
   assertEquals(exported.code, 0, exported.stderr);
   await Deno.writeTextFile(`${out}/encoder.onnx`, "not a model\n");
   const result = await runCli(["predict", "--onnx", out, "--image", image, "--out", `${root}/y`]);
