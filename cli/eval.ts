@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { SegmentationReader } from "../lib/data/reader.ts";
+import type { SplitPurpose } from "../lib/data/split_choice.ts";
 import { evaluateDetections, shardImages } from "../lib/eval/detect_evaluate.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { type OpenRun, openRun } from "../lib/run/open_run.ts";
@@ -55,7 +56,7 @@ export function registerEval(program: Command): void {
     .option("--batch-size <n>", "tiles per forward pass", positiveInteger, 1)
     .option("--seed <n>", "seed of --holdout (use the training run's)", nonNegativeInteger, 0)
     .option("--quiet", "no progress output", false);
-  addDataOptions(command, "test");
+  addDataOptions(command, "evaluate", true);
   addDetectionDataOptions(command);
   addBackendOptions(command).action(async (options: EvalOptions) => {
     setQuiet(options.quiet);
@@ -79,8 +80,13 @@ export function registerEval(program: Command): void {
   });
 }
 
+/** The training split's held-out part under `--holdout`, else an evaluation split. */
+function splitPurpose(options: EvalOptions): SplitPurpose {
+  return options.holdout === undefined ? "evaluate" : "train";
+}
+
 async function evalDetection(options: EvalOptions, run: OpenRun): Promise<void> {
-  const split = await loadTaskDetectionSplit(options, options.split, {
+  const split = await loadTaskDetectionSplit(options, options.split, splitPurpose(options), {
     part: "heldOut",
     seed: options.seed,
   });
@@ -115,7 +121,7 @@ async function evalDetection(options: EvalOptions, run: OpenRun): Promise<void> 
 }
 
 async function evalSemantic(options: EvalOptions, run: OpenRun): Promise<void> {
-  const split = await loadDataSplit(options, options.split ?? "test", {
+  const split = await loadDataSplit(options, options.split, splitPurpose(options), {
     part: "heldOut",
     seed: options.seed,
   });

@@ -71,7 +71,7 @@ export function registerPredict(program: Command): void {
       0.3,
     )
     .option("--quiet", "no progress output", false);
-  addDataOptions(command, "test");
+  addDataOptions(command, "evaluate");
   addDetectionDataOptions(command);
   addBackendOptions(command).action(async (options: PredictOptions) => {
     setQuiet(options.quiet);
@@ -86,13 +86,15 @@ export function registerPredict(program: Command): void {
       if (run.model.head.task === "detection") {
         const split = options.image
           ? undefined
-          : await loadTaskDetectionSplit(options, options.split);
+          : await loadTaskDetectionSplit(options, options.split, "evaluate");
         const files = options.image ?? split!.images.map((image) => image.file);
         await predictDetections(options, run, files, split);
         return;
       }
       const images = options.image ??
-        (await loadDataSplit(options, options.split ?? "test")).pairs.map((pair) => pair.imagePath);
+        (await loadDataSplit(options, options.split, "evaluate")).pairs.map((pair) =>
+          pair.imagePath
+        );
       await Deno.mkdir(options.out, { recursive: true });
       const imageSize = run.base.weights.architecture.encoder.imageSize;
       const numClasses = run.manifest.classNames.length;

@@ -8,9 +8,11 @@ import type { Command } from "commander";
 import { readCocoSplit } from "../lib/data/coco.ts";
 import { cocoResultsToEval } from "../lib/data/coco_results.ts";
 import { loadDetectionSplit } from "../lib/data/detection_layout.ts";
+import { describeSplit } from "../lib/data/split_choice.ts";
 import type { DetectionSplit } from "../lib/data/detection_split.ts";
 import { makeDetectionReport } from "../lib/metrics/detection_report.ts";
-import { printJson } from "./io.ts";
+import { splitHelp } from "./data_options.ts";
+import { log, printJson } from "./io.ts";
 import { readJsonFile } from "./merge_scores.ts";
 
 interface ScoreDetectionsOptions {
@@ -32,7 +34,7 @@ export function registerScoreDetections(program: Command): void {
       "COCO instances JSON, or a COCO- or FAIR-1M-layout dataset folder",
     )
     .requiredOption("--dets <file>", "COCO results JSON")
-    .option("--split <name>", "split of a dataset folder (default: train, else the first)")
+    .option("--split <name>", `with a dataset folder: ${splitHelp("evaluate")}`)
     .action(async (options: ScoreDetectionsOptions) => {
       const split = await readGroundTruth(options);
       const images = cocoResultsToEval(
@@ -54,7 +56,15 @@ async function readGroundTruth(options: ScoreDetectionsOptions): Promise<Detecti
   } catch {
     throw new Error(`Cannot read ground truth "${options.gt}": file not found`);
   }
-  if (isDirectory) return await loadDetectionSplit({ data: options.gt, split: options.split });
+  if (isDirectory) {
+    const split = await loadDetectionSplit({
+      data: options.gt,
+      split: options.split,
+      purpose: "evaluate",
+    });
+    log(describeSplit(options.gt, split.split, options.split !== undefined, "evaluate"));
+    return split;
+  }
   return await readCocoSplit({
     annotations: options.gt,
     imagesDir: null,

@@ -13,8 +13,9 @@ import {
 } from "../lib/data/detection_layout.ts";
 import type { DetectionSplit } from "../lib/data/detection_split.ts";
 import { splitHoldout } from "../lib/data/holdout.ts";
+import { describeSplit, type SplitPurpose } from "../lib/data/split_choice.ts";
 import type { HeadConfig } from "../lib/decoder/head.ts";
-import { UsageError } from "./io.ts";
+import { log, UsageError } from "./io.ts";
 
 /** What a run learns. */
 export type Task = HeadConfig["task"];
@@ -101,13 +102,15 @@ export function checkDatasetTask(
 }
 
 /**
- * Loads the detection split the options name (`--data DIR` or `--images` + `--annotations`); with
- * `--holdout F` and a `part`, that part of a seeded image-level hold-out (the same images for the
- * same seed, as `train` and `eval` need).
+ * Loads the detection split the options name (`--data DIR` or `--images` + `--annotations`):
+ * `split`, or without it the one `purpose` takes (named on stderr); with `--holdout F` and a
+ * `part`, that part of a seeded image-level hold-out (the same images for the same seed, as
+ * `train` and `eval` need).
  */
 export async function loadTaskDetectionSplit(
   options: TaskDataOptions,
   split: string | undefined,
+  purpose: SplitPurpose,
   holdout?: { part: "train" | "heldOut"; seed: number },
 ): Promise<DetectionSplit> {
   if (options.dataset !== undefined) {
@@ -116,9 +119,13 @@ export async function loadTaskDetectionSplit(
   const whole = await loadDetectionSplit({
     data: options.data,
     split,
+    purpose,
     images: options.images,
     annotations: options.annotations,
   });
+  if (options.annotations === undefined && options.data !== undefined) {
+    log(describeSplit(options.data, whole.split, split !== undefined, purpose));
+  }
   if (options.holdout === undefined || !holdout) return whole;
   const parts = splitHoldout(whole.images, {
     fraction: options.holdout,

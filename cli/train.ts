@@ -213,27 +213,27 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   const choice = await startBackend(options);
   // Everything that can fail on bad input happens before the run folder is touched.
   const detectionSplit = task === "detection"
-    ? await loadTaskDetectionSplit(options, options.split, { part: "train", seed })
+    ? await loadTaskDetectionSplit(options, options.split, "train", { part: "train", seed })
     : undefined;
   let trainSplit = detectionSplit
     ? undefined
-    : await loadDataSplit(options, options.split ?? "train", {
+    : await loadDataSplit(options, options.split, "train", {
       part: "train",
       seed,
     });
   const detectionValidation = !detectionSplit
     ? undefined
     : options.valSplit
-    ? await loadTaskDetectionSplit({ ...options, holdout: undefined }, options.valSplit)
+    ? await loadTaskDetectionSplit({ ...options, holdout: undefined }, options.valSplit, "evaluate")
     : options.holdout !== undefined && options.valEvery
-    ? await loadTaskDetectionSplit(options, options.split, { part: "heldOut", seed })
+    ? await loadTaskDetectionSplit(options, options.split, "train", { part: "heldOut", seed })
     : undefined;
   let validationSplit = !trainSplit
     ? undefined
     : options.valSplit
-    ? await loadDataSplit({ ...options, holdout: undefined }, options.valSplit)
+    ? await loadDataSplit({ ...options, holdout: undefined }, options.valSplit, "evaluate")
     : options.holdout !== undefined && options.valEvery
-    ? await loadDataSplit(options, options.split ?? "train", { part: "heldOut", seed })
+    ? await loadDataSplit(options, options.split, "train", { part: "heldOut", seed })
     : undefined;
   const base = await loadBaseCheckpoint(options.checkpoint);
   if (resumed && resumed.baseCheckpointSha256 !== base.fingerprint.sha256) {

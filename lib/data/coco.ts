@@ -17,6 +17,7 @@ import type {
   DetectionObject,
   DetectionSplit,
 } from "./detection_split.ts";
+import { defaultSplit, type SplitPurpose } from "./split_choice.ts";
 
 /** Where a COCO split lies on disk. */
 export interface CocoFiles {
@@ -30,7 +31,8 @@ export interface CocoFiles {
 
 /**
  * Finds a split of a COCO-layout folder: `DIR/annotations/instances_<split>.json` and
- * `DIR/images/<split>/`. Without `split`: `train` when present, else the first in sorted order.
+ * `DIR/images/<split>/`. Without `split`, the one `purpose` takes (`split_choice.ts`; to evaluate:
+ * `test`, else the one evaluation split, never `train`).
  *
  * @example
  * ```ts ignore
@@ -38,11 +40,15 @@ export interface CocoFiles {
  * // { annotations: "fixtures/detection/annotations/instances_val.json", imagesDir: ..., split: "val" }
  * ```
  */
-export async function findCocoSplit(dir: string, split?: string): Promise<CocoFiles> {
+export async function findCocoSplit(
+  dir: string,
+  split?: string,
+  purpose: SplitPurpose = "evaluate",
+): Promise<CocoFiles> {
   const splits = await cocoSplitNames(dir);
   const context = `Cannot read COCO dataset "${dir}"`;
   if (splits.length === 0) throw new Error(`${context}: no annotations/instances_<split>.json`);
-  const chosen = split ?? (splits.includes("train") ? "train" : splits[0]!);
+  const chosen = split ?? defaultSplit(splits, purpose, context);
   if (!splits.includes(chosen)) {
     throw new Error(`${context}: no split "${chosen}" (found: ${splits.join(", ")})`);
   }

@@ -13,6 +13,7 @@ import { cocoSplitNames, findCocoSplit, readCocoSplit } from "./coco.ts";
 import type { DetectionSplit } from "./detection_split.ts";
 import { fair1mSplitNames, readFair1mSplit } from "./fair1m.ts";
 import { findDatasetByFolder } from "./registry.ts";
+import type { SplitPurpose } from "./split_choice.ts";
 
 /** What a dataset folder holds. */
 export type DatasetLayout = "coco" | "fair1m" | "semantic" | "unknown";
@@ -42,8 +43,13 @@ export async function detectionLayout(dir: string): Promise<DatasetLayout> {
 export interface DetectionDataOptions {
   /** A COCO- or FAIR-1M-layout folder. */
   data?: string;
-  /** Split name; default `train` when present, else the first. */
+  /**
+   * Split name; without it, the one `purpose` takes (`split_choice.ts`): to evaluate, `test`
+   * when the data has it, else its one evaluation split, never `train`.
+   */
   split?: string;
+  /** What an unnamed split is for (default `evaluate`). */
+  purpose?: SplitPurpose;
   /** With `annotations`: the folder the COCO `file_name`s are in (instead of `data`). */
   images?: string;
   /** A COCO instances JSON file (with `images`). */
@@ -78,8 +84,11 @@ export async function loadDetectionSplit(options: DetectionDataOptions): Promise
   }
   const dir = options.data.replace(/\/+$/, "") || "/";
   const layout = await detectionLayout(dir);
-  if (layout === "coco") return await readCocoSplit(await findCocoSplit(dir, options.split));
-  if (layout === "fair1m") return await readFair1mSplit(dir, options.split);
+  const purpose = options.purpose ?? "evaluate";
+  if (layout === "coco") {
+    return await readCocoSplit(await findCocoSplit(dir, options.split, purpose));
+  }
+  if (layout === "fair1m") return await readFair1mSplit(dir, options.split, purpose);
   if (layout === "semantic") {
     throw new Error(
       `Cannot read detection dataset "${dir}": it is a semantic segmentation dataset ` +

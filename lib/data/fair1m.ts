@@ -14,6 +14,7 @@
 import { polygonArea } from "./coco.ts";
 import type { DetectionImage, DetectionObject, DetectionSplit } from "./detection_split.ts";
 import { FAIR1M_CLASS_CATEGORIES, FAIR1M_CLASS_NAMES } from "./fair1m_classes.ts";
+import { defaultSplit, type SplitPurpose } from "./split_choice.ts";
 
 /**
  * Split names of a FAIR-1M-layout folder (sub-folders holding `labelXml/`), sorted.
@@ -42,7 +43,8 @@ export async function fair1mSplitNames(dir: string): Promise<string[]> {
 
 /**
  * Reads and checks every XML file of a FAIR-1M split, and that each names an image that is in
- * the split's `images/` folder. Without `split`: `train` when present, else the first.
+ * the split's `images/` folder. Without `split`, the one `purpose` takes (`split_choice.ts`; to
+ * evaluate: `test`, else the one evaluation split, never `train`).
  *
  * @example
  * ```ts ignore
@@ -50,11 +52,15 @@ export async function fair1mSplitNames(dir: string): Promise<string[]> {
  * split.classNames.length; // 37
  * ```
  */
-export async function readFair1mSplit(dir: string, split?: string): Promise<DetectionSplit> {
+export async function readFair1mSplit(
+  dir: string,
+  split?: string,
+  purpose: SplitPurpose = "evaluate",
+): Promise<DetectionSplit> {
   const splits = await fair1mSplitNames(dir);
   const context = `Cannot read FAIR-1M dataset "${dir}"`;
   if (splits.length === 0) throw new Error(`${context}: no <split>/labelXml folder`);
-  const chosen = split ?? (splits.includes("train") ? "train" : splits[0]!);
+  const chosen = split ?? defaultSplit(splits, purpose, context);
   if (!splits.includes(chosen)) {
     throw new Error(`${context}: no split "${chosen}" (found: ${splits.join(", ")})`);
   }

@@ -47,7 +47,9 @@ Deno.test("readCocoSplit: the fixture's val split, classes in category-id order"
     difficult: false,
     polygons: [[35, 30, 51, 30, 51, 46, 35, 46]],
   });
-  assertEquals((await findCocoSplit(fixture)).split, "train");
+  // Unnamed: the evaluation split (val), never train; train when training.
+  assertEquals((await findCocoSplit(fixture)).split, "val");
+  assertEquals((await findCocoSplit(fixture, undefined, "train")).split, "train");
   await assertRejects(findCocoSplit(fixture, "test"), /no split "test" \(found: train, val\)/);
 });
 
