@@ -4,8 +4,13 @@
  * category, in percent, plus every scored image's ground truth and detections, so that shards
  * scored apart merge into exactly the scores of the whole split (AP does not average).
  *
+ * Category means come twice: `categoryMeans` leaves each category's catch-all `other-*` classes
+ * out, as the thesis's Table A.1 does (Airplane's baseline 49.83 is the mean of its 10 named
+ * types), and `categoryMeansAll` counts every class.
+ *
  * @module
  */
+import { classNameKey } from "../data/detection_classes.ts";
 import type { ClassCategory, DetectionObject } from "../data/detection_split.ts";
 import { cocoEvaluate } from "./coco_eval.ts";
 import type { CocoEvalResult, EvalImage, ScoredDetection } from "./coco_eval.ts";
@@ -21,6 +26,11 @@ export interface ClassDetectionScores {
   ap50: number | null;
   voc07Ap50: number | null;
 }
+
+/** What `categoryMeans` and `categoryMeansAll` are, as the JSON says it. */
+export const CATEGORY_MEANS_NOTE =
+  "categoryMeans: each category's mean over its classes with ground truth, its other-* classes " +
+  "left out (as the thesis's Table A.1); categoryMeansAll: the same over all its classes";
 
 /** Mean scores of a class category over its classes that have ground truth, in percent. */
 export interface CategoryDetectionScores {
@@ -47,7 +57,12 @@ export interface DetectionReport extends Omit<CocoEvalResult, "perClassAp" | "pe
   /** DOTA/FAIR-1M mAP: mean over classes with ground truth of the VOC07 AP at IoU > 0.5. */
   voc07Map50: number | null;
   perClass: ClassDetectionScores[];
-  perCategory: CategoryDetectionScores[];
+  /** Per category, without its `other-*` classes (the thesis's Table A.1 means). */
+  categoryMeans: CategoryDetectionScores[];
+  /** Per category, over all its classes. */
+  categoryMeansAll: CategoryDetectionScores[];
+  /** {@link CATEGORY_MEANS_NOTE}, present with the categories. */
+  categoryMeansNote?: string;
   classNames: string[];
   categories?: ClassCategory[];
   /** Number of images scored. */
@@ -101,15 +116,16 @@ export function makeDetectionReport(
     ap50: percent(coco.perClassAp50[k]!),
     voc07Ap50: percent(voc[k]!),
   }));
-  const perCategory = (categories ?? []).map((category) => {
-    const members = category.classIndices.map((k) => perClass[k]!);
+  const categoryMean = (category: ClassCategory, withOther: boolean) => {
+    const members = category.classIndices.map((k) => perClass[k]!)
+      .filter((c) => withOther || !isOtherClass(c.name));
     return {
       name: category.name,
       ap: meanOf(members.map((c) => c.ap)),
       ap50: meanOf(members.map((c) => c.ap50)),
       voc07Map50: meanOf(members.map((c) => c.voc07Ap50)),
     };
-  });
+  };
   const sorted = [...images].sort((a, b) => a.id - b.id);
   return {
     format: DETECTION_REPORT_FORMAT,
@@ -128,7 +144,9 @@ export function makeDetectionReport(
     arLarge: percent(coco.arLarge),
     voc07Map50: meanOf(perClass.map((c) => c.voc07Ap50)),
     perClass,
-    perCategory,
+    categoryMeans: (categories ?? []).map((c) => categoryMean(c, false)),
+    categoryMeansAll: (categories ?? []).map((c) => categoryMean(c, true)),
+    ...(categories ? { categoryMeansNote: CATEGORY_MEANS_NOTE } : {}),
     classNames: [...classNames],
     ...(categories
       ? { categories: categories.map((c) => ({ name: c.name, classIndices: [...c.classIndices] })) }
@@ -136,6 +154,21 @@ export function makeDetectionReport(
     images: images.length,
     evaluation: sorted.map(packImage),
   };
+}
+
+/**
+ * Whether a class is a category's catch-all (`other-airplane`, `Other Ship`, `others`): left out of
+ * {@link DetectionReport.categoryMeans}.
+ *
+ * @example
+ * ```ts
+ * import { isOtherClass } from "./detection_report.ts";
+ * isOtherClass("other-vehicle"); // true
+ * isOtherClass("Boeing737"); // false
+ * ```
+ */
+export function isOtherClass(name: string): boolean {
+  return classNameKey(name).startsWith("other");
 }
 
 /** Whether parsed JSON is a detection report (by its format tag), not a semantic one. */
