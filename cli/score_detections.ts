@@ -12,13 +12,16 @@ import { describeSplit } from "../lib/data/split_choice.ts";
 import type { DetectionSplit } from "../lib/data/detection_split.ts";
 import { makeDetectionReport } from "../lib/metrics/detection_report.ts";
 import { splitHelp } from "./data_options.ts";
-import { log, printJson } from "./io.ts";
+import { log, printJson, UsageError } from "./io.ts";
+import { nameList } from "./options.ts";
+import { CLASSES_HELP } from "./task_options.ts";
 import { readJsonFile } from "./merge_scores.ts";
 
 interface ScoreDetectionsOptions {
   gt: string;
   dets: string;
   split?: string;
+  classes?: string[];
 }
 
 /** Registers `mopeft score-detections`. */
@@ -35,6 +38,7 @@ export function registerScoreDetections(program: Command): void {
     )
     .requiredOption("--dets <file>", "COCO results JSON")
     .option("--split <name>", `with a dataset folder: ${splitHelp("evaluate")}`)
+    .option("--classes <a,b,c>", CLASSES_HELP, nameList)
     .action(async (options: ScoreDetectionsOptions) => {
       const split = await readGroundTruth(options);
       const images = cocoResultsToEval(
@@ -61,9 +65,16 @@ async function readGroundTruth(options: ScoreDetectionsOptions): Promise<Detecti
       data: options.gt,
       split: options.split,
       purpose: "evaluate",
+      classes: options.classes,
     });
     log(describeSplit(options.gt, split.split, options.split !== undefined, "evaluate"));
+    if (split.classesNote) log(split.classesNote);
     return split;
+  }
+  if (options.classes) {
+    throw new UsageError(
+      `--classes is for FAIR-1M-layout folders; "${options.gt}" is a COCO file, which lists its categories`,
+    );
   }
   return await readCocoSplit({
     annotations: options.gt,

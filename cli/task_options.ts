@@ -16,6 +16,7 @@ import { splitHoldout } from "../lib/data/holdout.ts";
 import { describeSplit, type SplitPurpose } from "../lib/data/split_choice.ts";
 import type { HeadConfig } from "../lib/decoder/head.ts";
 import { log, UsageError } from "./io.ts";
+import { nameList } from "./options.ts";
 
 /** What a run learns. */
 export type Task = HeadConfig["task"];
@@ -30,13 +31,23 @@ export interface TaskDataOptions {
   annotations?: string;
   /** A seeded, image-level hold-out carved from the split (as for semantic data). */
   holdout?: number;
+  /** FAIR-1M-layout data: the classes, in this order. */
+  classes?: string[];
 }
 
-/** Adds `--images` and `--annotations` (a COCO annotation file and its images folder). */
+/** `--classes`' help: how FAIR-1M-layout data gets its classes. */
+export const CLASSES_HELP = "FAIR-1M-layout data: its classes, in this order (default: the " +
+  "training split's names, sorted; FAIR-1M's 37 and categories when every name is one of them)";
+
+/**
+ * Adds `--images` and `--annotations` (a COCO annotation file and its images folder) and
+ * `--classes` (FAIR-1M-layout data).
+ */
 export function addDetectionDataOptions(command: Command): Command {
   return command
     .option("--images <dir>", "detection: folder of the images a COCO annotation file names")
-    .option("--annotations <file>", "detection: COCO instances JSON (with --images)");
+    .option("--annotations <file>", "detection: COCO instances JSON (with --images)")
+    .option("--classes <a,b,c>", `detection: ${CLASSES_HELP}`, nameList);
 }
 
 /** Adds `--task` (train only: other commands read the task from the run). */
@@ -122,10 +133,12 @@ export async function loadTaskDetectionSplit(
     purpose,
     images: options.images,
     annotations: options.annotations,
+    classes: options.classes,
   });
   if (options.annotations === undefined && options.data !== undefined) {
     log(describeSplit(options.data, whole.split, split !== undefined, purpose));
   }
+  if (whole.classesNote) log(whole.classesNote);
   if (options.holdout === undefined || !holdout) return whole;
   const parts = splitHoldout(whole.images, {
     fraction: options.holdout,

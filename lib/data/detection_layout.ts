@@ -50,6 +50,11 @@ export interface DetectionDataOptions {
   split?: string;
   /** What an unnamed split is for (default `evaluate`). */
   purpose?: SplitPurpose;
+  /**
+   * FAIR-1M-layout data: the classes in this order, instead of the training split's names
+   * (a COCO file lists its own categories: refused there).
+   */
+  classes?: readonly string[];
   /** With `annotations`: the folder the COCO `file_name`s are in (instead of `data`). */
   images?: string;
   /** A COCO instances JSON file (with `images`). */
@@ -67,10 +72,18 @@ export interface DetectionDataOptions {
  * ```
  */
 export async function loadDetectionSplit(options: DetectionDataOptions): Promise<DetectionSplit> {
+  const coco = (where: string) => {
+    if (options.classes === undefined) return;
+    throw new Error(
+      `Cannot take --classes for "${where}": a COCO file lists its own categories ` +
+        "(--classes is for FAIR-1M-layout data)",
+    );
+  };
   if (options.annotations !== undefined || options.images !== undefined) {
     if (options.annotations === undefined || options.images === undefined) {
       throw new TypeError("Name both the images folder and the COCO annotation file");
     }
+    coco(options.annotations);
     const stem = options.annotations.split("/").pop()!.replace(/\.json$/i, "")
       .replace(/^instances_/, "");
     return await readCocoSplit({
@@ -86,9 +99,12 @@ export async function loadDetectionSplit(options: DetectionDataOptions): Promise
   const layout = await detectionLayout(dir);
   const purpose = options.purpose ?? "evaluate";
   if (layout === "coco") {
+    coco(dir);
     return await readCocoSplit(await findCocoSplit(dir, options.split, purpose));
   }
-  if (layout === "fair1m") return await readFair1mSplit(dir, options.split, purpose);
+  if (layout === "fair1m") {
+    return await readFair1mSplit(dir, options.split, { purpose, classes: options.classes });
+  }
   if (layout === "semantic") {
     throw new Error(
       `Cannot read detection dataset "${dir}": it is a semantic segmentation dataset ` +

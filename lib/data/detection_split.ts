@@ -68,6 +68,11 @@ export interface DetectionSplit {
    * names; FAIR-1M classes get `1..C`.
    */
   categoryIds: readonly number[];
+  /**
+   * Where the classes come from, as one stderr line (FAIR-1M-layout data: FAIR-1M's registry or
+   * the data's own names); absent for COCO, whose file lists them.
+   */
+  classesNote?: string;
   /** Class groups (FAIR-1M's categories); absent when the format has none. */
   categories?: readonly ClassCategory[];
   images: DetectionImage[];

@@ -141,3 +141,78 @@ Deno.test("mopeft score-detections: a FAIR-1M folder as ground truth, per-catego
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("mopeft score-detections: FAIR-1M-layout XML of its own classes; --classes fixes their order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mopeft_own_classes_" });
+  try {
+    for (
+      const [split, names] of [["train", ["tank", "boat"]], ["val", ["boat", "tank"]]] as const
+    ) {
+      await Deno.mkdir(`${dir}/${split}/labelXml`, { recursive: true });
+      await Deno.mkdir(`${dir}/${split}/images`, { recursive: true });
+      for (const [i, name] of names.entries()) {
+        await Deno.writeTextFile(`${dir}/${split}/images/${i + 1}.tif`, "");
+        await Deno.writeTextFile(
+          `${dir}/${split}/labelXml/${i + 1}.xml`,
+          `<annotation><size><width>20</width><height>20</height></size><objects><object>` +
+            `<possibleresult><name>${name}</name></possibleresult><points><point>1,1</point>` +
+            "<point>9,1</point><point>9,9</point><point>1,9</point></points></object></objects>" +
+            "</annotation>",
+        );
+      }
+    }
+    // Classes from the training split, sorted: boat 1, tank 2. The boat (image 1) is found.
+    await Deno.writeTextFile(
+      `${dir}/dets.json`,
+      JSON.stringify([{ image_id: 1, category_id: 1, bbox: [1, 1, 8, 8], score: 0.9 }]),
+    );
+    const result = await runCli(["score-detections", "--gt", dir, "--dets", `${dir}/dets.json`]);
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assertDeepEquals(report.classNames, ["boat", "tank"]);
+    // 11-point AP sums eleven 1s / 11: a hair over 100.
+    assertDeepEquals(
+      report.perClass.map((c: { voc07Ap50: number }) => Math.round(c.voc07Ap50 * 1e9) / 1e9),
+      [100, 0],
+    );
+    assertDeepEquals(report.categoryMeans, []);
+    assert(
+      result.stderr.includes(
+        `mopeft: classes: the 2 names in "${dir}/train/labelXml", sorted (not all FAIR-1M's: ` +
+          "no categories): boat, tank",
+      ),
+      result.stderr,
+    );
+    // --classes tank,boat: category 1 is now the tank (image 2), which the detection misses.
+    const given = await runCli([
+      "score-detections",
+      "--gt",
+      dir,
+      "--dets",
+      `${dir}/dets.json`,
+      "--classes",
+      "tank,boat",
+    ]);
+    assertEquals(given.code, 0, given.stderr);
+    assertDeepEquals(JSON.parse(given.stdout).classNames, ["tank", "boat"]);
+    assertDeepEquals(
+      JSON.parse(given.stdout).perClass.map((c: { voc07Ap50: number }) => c.voc07Ap50),
+      [0, 0],
+    );
+    assertOneLineError(
+      await runCli([
+        "score-detections",
+        "--gt",
+        dir,
+        "--dets",
+        `${dir}/dets.json`,
+        "--classes",
+        "tank",
+      ]),
+      1,
+      /^mopeft: Cannot read FAIR-1M label ".*\/val\/labelXml\/1\.xml": object 1 has class "boat", which the --classes list do not have$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
