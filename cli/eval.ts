@@ -16,9 +16,12 @@ import { nonNegativeInteger, positiveInteger, shardSpec } from "./options.ts";
 import { createProgress } from "./progress.ts";
 import {
   addDetectionDataOptions,
+  addStrictIdsOption,
   checkDatasetTask,
+  checkStrictIds,
   dataLayout,
   loadTaskDetectionSplit,
+  printIdWarning,
   type TaskDataOptions,
 } from "./task_options.ts";
 
@@ -32,6 +35,7 @@ interface EvalOptions extends DataOptions, TaskDataOptions {
   backend: string;
   verbose: boolean;
   quiet: boolean;
+  strictIds: boolean;
 }
 
 /** Registers `mopeft eval`. */
@@ -58,6 +62,7 @@ export function registerEval(program: Command): void {
     .option("--quiet", "no progress output", false);
   addDataOptions(command, "evaluate", true);
   addDetectionDataOptions(command);
+  addStrictIdsOption(command);
   addBackendOptions(command).action(async (options: EvalOptions) => {
     setQuiet(options.quiet);
     if (!options.peft) {
@@ -90,6 +95,7 @@ async function evalDetection(options: EvalOptions, run: OpenRun): Promise<void> 
     part: "heldOut",
     seed: options.seed,
   });
+  checkStrictIds(split, options.strictIds);
   const imageSize = run.base.weights.architecture.encoder.imageSize;
   const progress = createProgress({
     label: "eval",
@@ -107,6 +113,7 @@ async function evalDetection(options: EvalOptions, run: OpenRun): Promise<void> 
     skipBad: options.skipBad,
     onSkip: (skipped) => log(`mopeft: skipped ${skipped.path}: ${skipped.reason}`),
     onImage: () => progress.update(++done),
+    onWarning: printIdWarning,
   });
   progress.done();
   printJson({

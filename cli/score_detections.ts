@@ -14,7 +14,12 @@ import { makeDetectionReport } from "../lib/metrics/detection_report.ts";
 import { splitHelp } from "./data_options.ts";
 import { log, printJson, UsageError } from "./io.ts";
 import { nameList } from "./options.ts";
-import { CLASSES_HELP } from "./task_options.ts";
+import {
+  addStrictIdsOption,
+  checkStrictIds,
+  CLASSES_HELP,
+  printIdWarning,
+} from "./task_options.ts";
 import { readJsonFile } from "./merge_scores.ts";
 
 interface ScoreDetectionsOptions {
@@ -22,11 +27,12 @@ interface ScoreDetectionsOptions {
   dets: string;
   split?: string;
   classes?: string[];
+  strictIds: boolean;
 }
 
 /** Registers `mopeft score-detections`. */
 export function registerScoreDetections(program: Command): void {
-  program.command("score-detections")
+  const command = program.command("score-detections")
     .description(
       "Score a COCO results file ([{image_id, category_id, bbox, score}]) against ground truth: " +
         "COCO box AP/AR as pycocotools computes them and the VOC07 mAP at IoU 0.5 of DOTA and " +
@@ -38,9 +44,11 @@ export function registerScoreDetections(program: Command): void {
     )
     .requiredOption("--dets <file>", "COCO results JSON")
     .option("--split <name>", `with a dataset folder: ${splitHelp("evaluate")}`)
-    .option("--classes <a,b,c>", CLASSES_HELP, nameList)
+    .option("--classes <a,b,c>", CLASSES_HELP, nameList);
+  addStrictIdsOption(command)
     .action(async (options: ScoreDetectionsOptions) => {
       const split = await readGroundTruth(options);
+      checkStrictIds(split, options.strictIds);
       const images = cocoResultsToEval(
         await readJsonFile(options.dets, "detections"),
         split,
@@ -49,6 +57,8 @@ export function registerScoreDetections(program: Command): void {
       printJson(makeDetectionReport(images, {
         classNames: split.classNames,
         ...(split.categories ? { categories: split.categories } : {}),
+        groundTruth: split.source,
+        onWarning: printIdWarning,
       }));
     });
 }

@@ -13,9 +13,10 @@ import {
 } from "../lib/data/detection_layout.ts";
 import type { DetectionSplit } from "../lib/data/detection_split.ts";
 import { splitHoldout } from "../lib/data/holdout.ts";
+import { cocoIdProblems, describeCocoIdProblems } from "../lib/data/coco_ids.ts";
 import { describeSplit, type SplitPurpose } from "../lib/data/split_choice.ts";
 import type { HeadConfig } from "../lib/decoder/head.ts";
-import { log, UsageError } from "./io.ts";
+import { log, logError, UsageError } from "./io.ts";
 import { nameList } from "./options.ts";
 
 /** What a run learns. */
@@ -146,4 +147,33 @@ export async function loadTaskDetectionSplit(
     key: (image) => image.file,
   });
   return { ...whole, images: parts[holdout.part] };
+}
+
+/** Adds `--strict-ids` (commands that score COCO ground truth). */
+export function addStrictIdsOption(command: Command): Command {
+  return command.option(
+    "--strict-ids",
+    "detection: refuse ground truth whose annotation ids are 0 or repeat (by default scored as " +
+      "pycocotools scores them, with a warning saying what that costs)",
+    false,
+  );
+}
+
+/**
+ * Under `--strict-ids`, a one-line error when the split's annotation ids are 0 or repeat; else
+ * nothing (the scorer warns, through {@link printIdWarning}).
+ */
+export function checkStrictIds(split: DetectionSplit, strict: boolean | undefined): void {
+  if (!strict) return;
+  const problems = cocoIdProblems(split.images);
+  if (problems) {
+    throw new Error(
+      `Cannot score "${split.source}" with --strict-ids: ${describeCocoIdProblems(problems)}`,
+    );
+  }
+}
+
+/** Prints the scorer's warning about annotation ids (never silenced: it changes the scores). */
+export function printIdWarning(message: string): void {
+  logError(`mopeft: warning: ${message}`);
 }

@@ -45,8 +45,11 @@ import { addPeftOptions, peftConfigFromOptions, type PeftOptions } from "./peft_
 import { createProgress } from "./progress.ts";
 import {
   addDetectionDataOptions,
+  addStrictIdsOption,
   addTaskOption,
+  checkStrictIds,
   loadTaskDetectionSplit,
+  printIdWarning,
   type Task,
   type TaskDataOptions,
   trainingTask,
@@ -78,6 +81,7 @@ interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
   backend: string;
   verbose: boolean;
   quiet: boolean;
+  strictIds: boolean;
 }
 
 /** Registers `mopeft train`. */
@@ -138,6 +142,7 @@ export function registerTrain(program: Command): void {
   addTaskOption(command);
   addDataOptions(command, "train");
   addDetectionDataOptions(command);
+  addStrictIdsOption(command);
   addPeftOptions(command, false);
   addBackendOptions(command).action(async (options: TrainCliOptions, cmd: Command) => {
     if (options.config) {
@@ -235,6 +240,8 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     : options.holdout !== undefined && options.valEvery
     ? await loadDataSplit(options, options.split, "train", { part: "heldOut", seed })
     : undefined;
+  if (detectionValidation) checkStrictIds(detectionValidation, options.strictIds);
+  let idWarningPrinted = false;
   const base = await loadBaseCheckpoint(options.checkpoint);
   if (resumed && resumed.baseCheckpointSha256 !== base.fingerprint.sha256) {
     throw new Error(
@@ -367,6 +374,11 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
             classNames,
             batchSize,
             overlap: Math.floor(imageSize / 8),
+            // Said once: every validation scores the same ground truth.
+            onWarning: (message) => {
+              if (!idWarningPrinted) printIdWarning(message);
+              idWarningPrinted = true;
+            },
           })).report.ap50 ?? 0
         : undefined,
       validationMetric: detectionValidation ? "ap50" : "miou",

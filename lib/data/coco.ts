@@ -17,6 +17,7 @@ import type {
   DetectionObject,
   DetectionSplit,
 } from "./detection_split.ts";
+import { markRepeatedIds } from "./coco_ids.ts";
 import { defaultSplit, type SplitPurpose } from "./split_choice.ts";
 
 /** Where a COCO split lies on disk. */
@@ -201,6 +202,7 @@ export function parseCocoInstances(value: unknown, source: string, split: string
     imageOfId.set(image.id, image);
     images.push(image);
   });
+  const inFileOrder: DetectionObject[] = [];
   (record.annotations as unknown[]).forEach((entry, i) => {
     const a = entry as Record<string, unknown>;
     if (typeof a !== "object" || a === null) fail(`annotation ${i} is not an object`);
@@ -233,9 +235,12 @@ export function parseCocoInstances(value: unknown, source: string, split: string
       iscrowd: a.iscrowd === 1,
       difficult: false,
     };
+    if (typeof a.id === "number" && Number.isFinite(a.id)) object.id = a.id;
     if (polygons) object.polygons = polygons;
     image!.objects.push(object);
+    inFileOrder.push(object);
   });
+  markRepeatedIds(inFileOrder);
   images.sort((a, b) => a.id - b.id);
   const result: DetectionSplit = {
     format: "coco",

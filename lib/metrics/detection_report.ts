@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { cocoIdProblems, describeCocoIdProblems } from "../data/coco_ids.ts";
 import { classNameKey } from "../data/detection_classes.ts";
 import type { ClassCategory, DetectionObject } from "../data/detection_split.ts";
 import { cocoEvaluate } from "./coco_eval.ts";
@@ -41,8 +42,10 @@ export interface CategoryDetectionScores {
 }
 
 /**
- * One scored image, compact: objects as `[classIndex, x, y, w, h, area, flags]` (flags: 1 crowd,
- * 2 difficult) and detections as `[classIndex, x, y, w, h, score]`.
+ * One scored image, compact: objects as `[classIndex, x, y, w, h, area, flags]` or, with their
+ * COCO annotation id, `[classIndex, x, y, w, h, area, flags, id]` (flags: 1 crowd, 2 difficult,
+ * 4 a repeated id's kept annotation, 8 a repeated id's other one) and detections as
+ * `[classIndex, x, y, w, h, score]`.
  */
 export interface ReportImage {
   id: number;
@@ -71,6 +74,19 @@ export interface DetectionReport extends Omit<CocoEvalResult, "perClassAp" | "pe
   evaluation: ReportImage[];
 }
 
+/** Options of {@link makeDetectionReport}. */
+export interface DetectionReportOptions {
+  classNames: readonly string[];
+  categories?: readonly ClassCategory[];
+  /**
+   * Told, in one line, when annotation ids are zero or repeat (pycocotools' rules on them change
+   * the COCO scores: `coco_ids.ts`), with the scores unique ids would give.
+   */
+  onWarning?: (message: string) => void;
+  /** The ground truth's file, for that line. */
+  groundTruth?: string;
+}
+
 /**
  * Scores detections and builds the JSON report.
  *
@@ -90,7 +106,7 @@ export interface DetectionReport extends Omit<CocoEvalResult, "perClassAp" | "pe
  */
 export function makeDetectionReport(
   images: readonly EvalImage[],
-  options: { classNames: readonly string[]; categories?: readonly ClassCategory[] },
+  options: DetectionReportOptions,
 ): DetectionReport {
   const { classNames, categories } = options;
   const numClasses = classNames.length;
@@ -109,6 +125,18 @@ export function makeDetectionReport(
     }
   }
   const coco = cocoEvaluate(images, numClasses);
+  const idProblems = options.onWarning ? cocoIdProblems(images) : null;
+  if (idProblems) {
+    const unique = cocoEvaluate(images, numClasses, { ids: "unique" });
+    const scores = (r: CocoEvalResult) => `AP ${fixed(r.ap)}, AP50 ${fixed(r.ap50)}`;
+    options.onWarning!(
+      `${options.groundTruth ? `"${options.groundTruth}": ` : ""}` +
+        `${describeCocoIdProblems(idProblems)}; scored as pycocotools does (a match on id 0 is a ` +
+        "false positive, a repeated id stands for its last annotation): " +
+        `${scores(coco)}, against ${scores(unique)} with unique non-zero ids ` +
+        "(--strict-ids refuses such files)",
+    );
+  }
   const voc = voc07ApPerClass(images, numClasses);
   const perClass = classNames.map((name, k) => ({
     name,
@@ -227,7 +255,7 @@ export function parseDetectionReport(value: unknown, source: string): {
     if (
       typeof image !== "object" || image === null || !Number.isSafeInteger(image.id) ||
       !Array.isArray(image.objects) || !Array.isArray(image.detections) ||
-      !image.objects.every((row) => finite(row, 7)) ||
+      !image.objects.every((row) => finite(row, 7) || finite(row, 8)) ||
       !image.detections.every((row) => finite(row, 6))
     ) {
       return fail(`evaluation entry ${i} is not an image with objects and detections`);
@@ -248,6 +276,7 @@ export function parseDetectionReport(value: unknown, source: string): {
  */
 export function mergeDetectionReports(
   reports: readonly { report: unknown; source: string }[],
+  onWarning?: (message: string) => void,
 ): DetectionReport {
   if (reports.length === 0) throw new RangeError("Merging scores needs at least one report");
   const parsed = reports.map(({ report, source }) => ({
@@ -279,36 +308,46 @@ export function mergeDetectionReports(
   return makeDetectionReport(images, {
     classNames: first.classNames,
     ...(first.categories ? { categories: first.categories } : {}),
+    ...(onWarning ? { onWarning } : {}),
   });
 }
 
 function packImage(image: EvalImage): ReportImage {
   return {
     id: image.id,
-    objects: image.objects.map((o) => [
-      o.classIndex,
-      ...o.bbox,
-      o.area,
-      (o.iscrowd ? 1 : 0) | (o.difficult ? 2 : 0),
-    ]),
+    objects: image.objects.map((o) => {
+      const flags = (o.iscrowd ? 1 : 0) | (o.difficult ? 2 : 0) |
+        (o.idKept === true ? 4 : o.idKept === false ? 8 : 0);
+      const row = [o.classIndex, ...o.bbox, o.area, flags];
+      return o.id === undefined ? row : [...row, o.id];
+    }),
     detections: image.detections.map((d) => [d.classIndex, ...d.bbox, d.score]),
   };
 }
 
 function unpackImage(image: ReportImage): EvalImage {
-  const objects: DetectionObject[] = image.objects.map(([k, x, y, w, h, area, flags]) => ({
-    classIndex: k!,
-    bbox: [x!, y!, w!, h!],
-    area: area!,
-    iscrowd: (flags! & 1) !== 0,
-    difficult: (flags! & 2) !== 0,
-  }));
+  const objects: DetectionObject[] = image.objects.map(([k, x, y, w, h, area, flags, id]) => {
+    const object: DetectionObject = {
+      classIndex: k!,
+      bbox: [x!, y!, w!, h!],
+      area: area!,
+      iscrowd: (flags! & 1) !== 0,
+      difficult: (flags! & 2) !== 0,
+    };
+    if (id !== undefined) object.id = id;
+    if (flags! & 12) object.idKept = (flags! & 4) !== 0;
+    return object;
+  });
   const detections: ScoredDetection[] = image.detections.map(([k, x, y, w, h, score]) => ({
     classIndex: k!,
     bbox: [x!, y!, w!, h!],
     score: score!,
   }));
   return { id: image.id, objects, detections };
+}
+
+function fixed(fraction: number | null): string {
+  return fraction === null ? "-" : (fraction * 100).toFixed(2);
 }
 
 function percent(value: number | null): number | null {

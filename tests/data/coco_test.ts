@@ -40,6 +40,7 @@ Deno.test("readCocoSplit: the fixture's val split, classes in category-id order"
   assertEquals(split.images[0]!.file, `${fixture}/images/val/val_008_96x80.png`);
   const square = split.images[0]!.objects[0]!;
   assertDeepEquals(square, {
+    id: 1,
     classIndex: 0,
     bbox: [35, 30, 16, 16],
     area: 256,

@@ -148,3 +148,32 @@ Deno.test("makeDetectionReport: FAIR-1M category means without other-* (Table A.
   assertEquals(isOtherClass("Other Ship"), true);
   assertEquals(isOtherClass("Boeing737"), false);
 });
+
+Deno.test("mergeDetectionReports: ids 0 and repeated ids survive the JSON, so shards merge into pycocotools' whole", async () => {
+  const { split, images, expected } = await golden("ids_repeat");
+  const classNames = split.classNames;
+  const warnings: string[] = [];
+  const whole = makeDetectionReport(images, {
+    classNames,
+    groundTruth: "ids_repeat.gt.json",
+    onWarning: (m) => warnings.push(m),
+  });
+  assert(Math.abs(whole.ap! - 100 * expected.stats[0]) < 1e-10);
+  assertEquals(warnings.length, 1);
+  assert(
+    warnings[0]!.startsWith('"ids_repeat.gt.json": 2 annotations of id 0'),
+    String(warnings[0]),
+  );
+  // Images 3, 6 and 27 share ids 0 and 6: each goes to another shard.
+  const shards = [0, 1, 2].map((s) =>
+    JSON.parse(
+      JSON.stringify(makeDetectionReport(images.filter((_, i) => i % 3 === s), { classNames })),
+    )
+  );
+  const merged = mergeDetectionReports(
+    shards.map((report, i) => ({ report, source: `s${i}.json` })),
+    (m) => warnings.push(m),
+  );
+  assertDeepEquals(merged, whole);
+  assertEquals(warnings.length, 2);
+});

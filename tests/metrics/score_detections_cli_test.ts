@@ -216,3 +216,58 @@ Deno.test("mopeft score-detections: FAIR-1M-layout XML of its own classes; --cla
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("mopeft score-detections: ids 0 and repeated ids scored as pycocotools does, with a warning; --strict-ids refuses them", async () => {
+  for (const name of ["ids_zero", "ids_repeat"]) {
+    const expected = JSON.parse(await Deno.readTextFile(`${goldens}${name}.expected.json`));
+    const args = [
+      "score-detections",
+      "--gt",
+      `${goldens}${name}.gt.json`,
+      "--dets",
+      `${goldens}${name}.dets.json`,
+    ];
+    const result = await runCli(args);
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert(Math.abs(report.ap - 100 * expected.stats[0]) < 1e-9, name);
+    assert(Math.abs(report.ap50 - 100 * expected.stats[1]) < 1e-9, name);
+    const warnings = result.stderr.trim().split("\n");
+    assertEquals(warnings.length, 1, result.stderr);
+    const percent = (v: number) => (100 * v).toFixed(2);
+    const pattern = new RegExp(
+      `^mopeft: warning: ".*${name}\\.gt\\.json": .*scored as pycocotools does .*: ` +
+        `AP ${percent(expected.stats[0])}, AP50 ${percent(expected.stats[1])}, against ` +
+        `AP ${percent(expected.uniqueIds.stats[0])}, AP50 ${
+          percent(expected.uniqueIds.stats[1])
+        } with unique non-zero ids \\(--strict-ids refuses such files\\)$`,
+    );
+    assert(pattern.test(warnings[0]!), String(warnings[0]));
+    if (name === "ids_zero") {
+      assert(/: 1 annotation of id 0 \(image 3\); scored/.test(warnings[0]!), String(warnings[0]));
+    } else {
+      assert(
+        /: 2 annotations of id 0 \(images 3, 27\); ids 0 \(2 annotations\), 1 \(2 annotations\), 6 \(3 annotations\), 17 \(2 annotations\) repeat; scored/
+          .test(warnings[0]!),
+        String(warnings[0]),
+      );
+    }
+    assertOneLineError(
+      await runCli([...args, "--strict-ids"]),
+      1,
+      new RegExp(
+        `^mopeft: Cannot score ".*${name}\\.gt\\.json" with --strict-ids: .*id 0 \\(image`,
+      ),
+    );
+  }
+  // Unique, non-zero ids: no warning.
+  const clean = await runCli([
+    "score-detections",
+    "--gt",
+    `${goldens}random_a.gt.json`,
+    "--dets",
+    `${goldens}random_a.dets.json`,
+    "--strict-ids",
+  ]);
+  assertDeepEquals([clean.code, clean.stderr], [0, ""]);
+});
