@@ -7,6 +7,7 @@ import {
 import { fair1mClasses, parseFair1mXml, readFair1mSplit } from "../../lib/data/fair1m.ts";
 import { FAIR1M_CLASS_CATEGORIES, FAIR1M_CLASS_NAMES } from "../../lib/data/fair1m_classes.ts";
 import { decodeRgb } from "../../lib/image/decode.ts";
+import { writeFair1mSplit } from "./_fair1m.ts";
 
 const fixture = new URL("../../fixtures/detection_fair1m", import.meta.url).pathname;
 
@@ -110,28 +111,11 @@ Deno.test("readFair1mSplit: an XML naming a missing image", async () => {
   }
 });
 
-/** A FAIR-1M-layout split whose XML files hold one object each, of the classes `names`. */
-async function writeSplit(root: string, split: string, names: readonly string[]): Promise<void> {
-  await Deno.mkdir(`${root}/${split}/labelXml`, { recursive: true });
-  await Deno.mkdir(`${root}/${split}/images`, { recursive: true });
-  for (const [i, name] of names.entries()) {
-    await Deno.writeTextFile(`${root}/${split}/images/${i + 1}.tif`, "");
-    await Deno.writeTextFile(
-      `${root}/${split}/labelXml/${i + 1}.xml`,
-      `<annotation><source><filename>${i + 1}.tif</filename></source>` +
-        "<size><width>20</width><height>20</height></size><objects><object>" +
-        `<possibleresult><name>${name}</name></possibleresult><points><point>1,1</point>` +
-        "<point>9,1</point><point>9,9</point><point>1,9</point><point>1,1</point></points>" +
-        "</object></objects></annotation>",
-    );
-  }
-}
-
 Deno.test("readFair1mSplit: own classes, the training split's names sorted, or --classes' order", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mopeft_fair1m_own_" });
   try {
-    await writeSplit(dir, "train", ["tank", "Truck", "boat", "tank", "Boat"]);
-    await writeSplit(dir, "val", ["boat", "tank", "TANK"]);
+    await writeFair1mSplit(dir, "train", ["tank", "Truck", "boat", "tank", "Boat"]);
+    await writeFair1mSplit(dir, "val", ["boat", "tank", "TANK"]);
     const val = await readFair1mSplit(dir);
     assertEquals(val.split, "val");
     // Names differing only in case are one class; sorted as code points (upper case first).
@@ -149,7 +133,7 @@ Deno.test("readFair1mSplit: own classes, the training split's names sorted, or -
     assertDeepEquals(given.images.map((im) => im.objects[0]!.classIndex), [1, 0, 0]);
     assertEquals(given.classesNote!.startsWith("mopeft: classes: --classes, 3 (not all"), true);
     // A class the evaluation split has and the classes lack: one line naming the file.
-    await writeSplit(dir, "val", ["boat", "tank", "submarine"]);
+    await writeFair1mSplit(dir, "val", ["boat", "tank", "submarine"]);
     await assertRejects(readFair1mSplit(dir), {
       message: `Cannot read FAIR-1M label "${dir}/val/labelXml/3.xml": object 1 has class ` +
         `"submarine", which the classes of "${dir}/train/labelXml" do not have`,
@@ -171,8 +155,8 @@ Deno.test("readFair1mSplit: FAIR-1M's registry and categories when every name is
   const dir = await Deno.makeTempDir({ prefix: "mopeft_fair1m_registry_" });
   try {
     // Spaces, hyphens and case differ from the registry's spelling.
-    await writeSplit(dir, "train", ["other airplane", "small-car", "Boeing737"]);
-    await writeSplit(dir, "val", ["Other-Airplane", "Bus"]);
+    await writeFair1mSplit(dir, "train", ["other airplane", "small-car", "Boeing737"]);
+    await writeFair1mSplit(dir, "val", ["Other-Airplane", "Bus"]);
     const val = await readFair1mSplit(dir);
     assertDeepEquals(val.classNames, FAIR1M_CLASS_NAMES);
     assertDeepEquals(val.categories, FAIR1M_CLASS_CATEGORIES);

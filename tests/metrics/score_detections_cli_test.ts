@@ -4,6 +4,7 @@ import {
   strictEqual as assertEquals,
 } from "node:assert/strict";
 import { assertOneLineError, runCli } from "../_cli.ts";
+import { writeFair1mSplit } from "../data/_fair1m.ts";
 
 const goldens = new URL("../../fixtures/detection_goldens/", import.meta.url).pathname;
 
@@ -145,22 +146,8 @@ Deno.test("mopeft score-detections: a FAIR-1M folder as ground truth, per-catego
 Deno.test("mopeft score-detections: FAIR-1M-layout XML of its own classes; --classes fixes their order", async () => {
   const dir = await Deno.makeTempDir({ prefix: "mopeft_own_classes_" });
   try {
-    for (
-      const [split, names] of [["train", ["tank", "boat"]], ["val", ["boat", "tank"]]] as const
-    ) {
-      await Deno.mkdir(`${dir}/${split}/labelXml`, { recursive: true });
-      await Deno.mkdir(`${dir}/${split}/images`, { recursive: true });
-      for (const [i, name] of names.entries()) {
-        await Deno.writeTextFile(`${dir}/${split}/images/${i + 1}.tif`, "");
-        await Deno.writeTextFile(
-          `${dir}/${split}/labelXml/${i + 1}.xml`,
-          `<annotation><size><width>20</width><height>20</height></size><objects><object>` +
-            `<possibleresult><name>${name}</name></possibleresult><points><point>1,1</point>` +
-            "<point>9,1</point><point>9,9</point><point>1,9</point></points></object></objects>" +
-            "</annotation>",
-        );
-      }
-    }
+    await writeFair1mSplit(dir, "train", ["tank", "boat"]);
+    await writeFair1mSplit(dir, "val", ["boat", "tank"]);
     // Classes from the training split, sorted: boat 1, tank 2. The boat (image 1) is found.
     await Deno.writeTextFile(
       `${dir}/dets.json`,
