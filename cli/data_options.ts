@@ -33,7 +33,7 @@ export function splitHelp(purpose: SplitPurpose, holdoutFromTraining = false): s
   }
   return "split to use (default: test when the data has it, else its one evaluation split such as " +
     "val, else an error listing the splits; train only when named" +
-    (holdoutFromTraining ? ", or with --holdout, whose held-out part train carved from it)" : ")");
+    (holdoutFromTraining ? "; with --holdout: the training split's held-out part)" : ")");
 }
 
 /**

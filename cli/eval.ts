@@ -35,7 +35,7 @@ interface EvalOptions extends DataOptions, TaskDataOptions {
   backend: string;
   verbose: boolean;
   quiet: boolean;
-  strictIds: boolean;
+  strictIds?: boolean;
 }
 
 /** Registers `mopeft eval`. */

@@ -27,7 +27,7 @@ interface ScoreDetectionsOptions {
   dets: string;
   split?: string;
   classes?: string[];
-  strictIds: boolean;
+  strictIds?: boolean;
 }
 
 /** Registers `mopeft score-detections`. */

@@ -153,9 +153,8 @@ export async function loadTaskDetectionSplit(
 export function addStrictIdsOption(command: Command): Command {
   return command.option(
     "--strict-ids",
-    "detection: refuse ground truth whose annotation ids are 0 or repeat (by default scored as " +
+    "detection: refuse ground truth whose annotation ids are 0 or repeat (without it: scored as " +
       "pycocotools scores them, with a warning saying what that costs)",
-    false,
   );
 }
 

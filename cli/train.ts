@@ -81,7 +81,7 @@ interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
   backend: string;
   verbose: boolean;
   quiet: boolean;
-  strictIds: boolean;
+  strictIds?: boolean;
 }
 
 /** Registers `mopeft train`. */
