@@ -131,6 +131,7 @@ export {
 export { findDataset, findDatasetByFolder, MESS_DATASETS } from "./lib/data/registry.ts";
 export { resolveDataset } from "./lib/data/resolve.ts";
 export { loadSplit } from "./lib/data/split.ts";
+export { defaultSplit, type SplitPurpose } from "./lib/data/split_choice.ts";
 export { SegmentationReader } from "./lib/data/reader.ts";
 export { cutTiles, planTiles } from "./lib/data/tiler.ts";
 export { TileStitcher } from "./lib/data/stitcher.ts";
@@ -179,8 +180,13 @@ export type {
 } from "./lib/data/detection_split.ts";
 export { findCocoSplit, parseCocoInstances, readCocoSplit } from "./lib/data/coco.ts";
 export { type CocoResult, cocoResultsToEval, toCocoResults } from "./lib/data/coco_results.ts";
-export { parseFair1mXml, readFair1mSplit } from "./lib/data/fair1m.ts";
-export { FAIR1M_CLASS_CATEGORIES, FAIR1M_CLASS_NAMES } from "./lib/data/fair1m_classes.ts";
+export { fair1mClasses, parseFair1mXml, readFair1mSplit } from "./lib/data/fair1m.ts";
+export {
+  FAIR1M_CLASS_CATEGORIES,
+  FAIR1M_CLASS_NAMES,
+  fair1mClassName,
+} from "./lib/data/fair1m_classes.ts";
+export { cocoIdProblems, describeCocoIdProblems } from "./lib/data/coco_ids.ts";
 export { mapClassesByName, remapDetectionSplit } from "./lib/data/detection_classes.ts";
 export {
   type DatasetLayout,
@@ -191,10 +197,13 @@ export { type DetectionTile, objectsInTile } from "./lib/data/detection_tiles.ts
 export { DetectionReader } from "./lib/data/detection_reader.ts";
 export { fillBox, fillPolygon, rasterizeObject } from "./lib/image/rasterize.ts";
 export type { EvalImage, ScoredDetection } from "./lib/data/detections.ts";
-export { boxIou, cocoEvaluate } from "./lib/metrics/coco_eval.ts";
+export { boxIou, type CocoEvalOptions, cocoEvaluate } from "./lib/metrics/coco_eval.ts";
 export { voc07ApPerClass } from "./lib/metrics/voc07.ts";
 export {
+  CATEGORY_MEANS_NOTE,
   type DetectionReport,
+  type DetectionReportOptions,
+  isOtherClass,
   makeDetectionReport,
   mergeDetectionReports,
 } from "./lib/metrics/detection_report.ts";

@@ -78,7 +78,7 @@ export function registerPredict(program: Command): void {
       0.3,
     )
     .option("--quiet", "no progress output", false);
-  addDataOptions(command, "test");
+  addDataOptions(command, "evaluate");
   addDetectionDataOptions(command);
   addBackendOptions(command).action(async (options: PredictOptions) => {
     setQuiet(options.quiet);
@@ -94,7 +94,9 @@ export function registerPredict(program: Command): void {
     await startBackend(options);
     if (options.onnx) {
       const images = options.image ??
-        (await loadDataSplit(options, options.split ?? "test")).pairs.map((pair) => pair.imagePath);
+        (await loadDataSplit(options, options.split, "evaluate")).pairs.map((pair) =>
+          pair.imagePath
+        );
       const onnx = await openOnnxPredictor(options.onnx);
       try {
         await predictSemantic(
@@ -116,13 +118,15 @@ export function registerPredict(program: Command): void {
       if (run.model.head.task === "detection") {
         const split = options.image
           ? undefined
-          : await loadTaskDetectionSplit(options, options.split);
+          : await loadTaskDetectionSplit(options, options.split, "evaluate");
         const files = options.image ?? split!.images.map((image) => image.file);
         await predictDetections(options, run, files, split);
         return;
       }
       const images = options.image ??
-        (await loadDataSplit(options, options.split ?? "test")).pairs.map((pair) => pair.imagePath);
+        (await loadDataSplit(options, options.split, "evaluate")).pairs.map((pair) =>
+          pair.imagePath
+        );
       await predictSemantic(
         options,
         images,
