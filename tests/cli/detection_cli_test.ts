@@ -73,6 +73,8 @@ Deno.test("detection: the run records its task; a stopped run resumes to the wei
   const manifest = JSON.parse(await Deno.readTextFile(`${work}/straight/peft.json`));
   assertEquals(manifest.head, { task: "detection", queries: 6 });
   assertEquals(manifest.classNames, ["square", "disc", "triangle"]);
+  // DOTA's tile rule by default; recorded, so that --resume keeps it.
+  assertEquals(JSON.parse(await Deno.readTextFile(`${work}/straight/run.json`)).tileKeep, 0.7);
   await json(trainArgs(`${work}/resumed`, 2, ["--method", "mopeft", "--save-every", "1"]));
   const resumed = await json([
     "train",
@@ -276,4 +278,24 @@ Deno.test("detection: summary counts the head; a run given the other task's data
     1,
     /Cannot train a semantic segmentation run on ".*fixtures\/detection": it is a COCO detection dataset/,
   );
+  const tileKeep = (dataset: string, value: string) =>
+    runCli([
+      "train",
+      ...common,
+      "--data",
+      dataset,
+      "--method",
+      "decoder",
+      "--steps",
+      "0",
+      "--tile-keep",
+      value,
+      "--out",
+      `${work}/tile_keep`,
+      "--force",
+    ]);
+  assertOneLineError(await tileKeep(data, "1"), 2, /--tile-keep.*from 0 up to \(not including\) 1/);
+  assertOneLineError(await tileKeep(semanticData, "0.5"), 2, /--tile-keep is for detection runs/);
+  assertEquals((await tileKeep(data, "0.5")).code, 0);
+  assertEquals(JSON.parse(await Deno.readTextFile(`${work}/tile_keep/run.json`)).tileKeep, 0.5);
 });
