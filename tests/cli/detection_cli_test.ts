@@ -61,10 +61,10 @@ Deno.test("detection: --holdout trains on part of a split, validates on the rest
     "--seed",
     "3",
   ]);
-  // 8 training images: 2 held out for evaluation, 6 trained on.
-  assertEquals(scores.images, 2);
+  // 32 training images: 8 held out for evaluation, 24 trained on.
+  assertEquals(scores.images, 8);
   const whole = await json(["eval", ...common, "--peft", out, "--data", data, "--split", "train"]);
-  assertEquals(whole.images, 8);
+  assertEquals(whole.images, 32);
 });
 
 Deno.test("detection: the run records its task; a stopped run resumes to the weights of a straight one", async () => {
@@ -122,7 +122,7 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
   ) {
     ok(field in whole, `eval JSON lacks ${field}`);
   }
-  assertEquals(whole.images, 4);
+  assertEquals(whole.images, 8);
   assertEquals((whole.perClass as { name: string }[]).map((c) => c.name), [
     "square",
     "disc",
@@ -157,7 +157,7 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
     "0",
   ]);
   const results = JSON.parse(await Deno.readTextFile(`${out}/detections.json`));
-  ok(results.length > 0 && results.length <= 4 * 100);
+  ok(results.length > 0 && results.length <= 8 * 100);
   const ids = new Set(results.map((r: { image_id: number }) => r.image_id));
   const valImages = JSON.parse(
     await Deno.readTextFile(`${data}/annotations/instances_val.json`),
@@ -166,7 +166,7 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
   for (const r of results) {
     ok([1, 2, 3].includes(r.category_id) && r.bbox.length === 4 && r.score > 0 && r.score <= 1);
   }
-  assertEquals((predicted.files as string[]).length, 4);
+  assertEquals((predicted.files as string[]).length, 8);
   // The results file scores as the eval did: same detections, same ground truth.
   const scored = await json([
     "score-detections",
@@ -188,7 +188,7 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
     "--split",
     "val",
   ]);
-  assertEquals(gates.images, 4);
+  assertEquals(gates.images, 8);
   assertEquals(gates.method, "mopeft");
 });
 
