@@ -17,8 +17,9 @@
  *
  * @module
  */
+import type { BoxXywh } from "../image/box.ts";
 import { polygonArea } from "./coco.ts";
-import type { BoxXywh, DetectionImage, DetectionObject } from "./detection_split.ts";
+import type { DetectionImage, DetectionObject } from "./detection_split.ts";
 import { clipPolygon, type ClipRect } from "./polygon_clip.ts";
 import type { Tile, TilePlacement } from "./tiler.ts";
 

@@ -3,7 +3,8 @@ import {
   strictEqual as assertEquals,
   throws as assertThrows,
 } from "node:assert/strict";
-import type { BoxXywh, DetectionObject } from "../../lib/data/detection_split.ts";
+import type { DetectionObject } from "../../lib/data/detection_split.ts";
+import type { BoxXywh } from "../../lib/image/box.ts";
 import { objectsInTile } from "../../lib/data/detection_tiles.ts";
 import { planTiles } from "../../lib/data/tiler.ts";
 

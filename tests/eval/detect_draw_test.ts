@@ -3,7 +3,7 @@ import {
   ok as assert,
   strictEqual as assertEquals,
 } from "node:assert/strict";
-import type { BoxXywh } from "../../lib/data/detection_split.ts";
+import type { BoxXywh } from "../../lib/image/box.ts";
 import {
   type DetectionLayout,
   detectionsSvg,
@@ -11,7 +11,7 @@ import {
   writeDetectionsPng,
 } from "../../lib/eval/detect_draw.ts";
 import { decodeRgb } from "../../lib/image/decode.ts";
-import type { ScoredDetection } from "../../lib/metrics/coco_eval.ts";
+import type { ScoredDetection } from "../../lib/data/detections.ts";
 
 const options = {
   classNames: ["car", "ship", "plane"],
