@@ -23,6 +23,7 @@ import { registerDatasets } from "./cli/datasets.ts";
 import { registerConvert } from "./cli/convert.ts";
 import { registerBench } from "./cli/bench.ts";
 import { registerStudy } from "./cli/study.ts";
+import { registerWeb } from "./cli/web.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -60,6 +61,7 @@ const commands: Array<(program: Command) => void> = [
   registerConvert,
   registerBench,
   registerStudy,
+  registerWeb,
 ];
 
 /** Runs the command line with `args` and returns the exit code. */

@@ -8,7 +8,7 @@
  * @module
  */
 import { tf } from "./tf.ts";
-import { getThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import "@tensorflow/tfjs-backend-webgpu";
 import { shareIdentityOnWasm } from "./wasm_identity.ts";
 import { sliceInPlaceOnWasm } from "./wasm_slice.ts";
@@ -67,6 +67,10 @@ export async function useBrowserBackend(
     }
   }
   setWasmPaths(wasmPath);
+  // tfjs's threaded build needs SharedArrayBuffer (a cross-origin isolated page); it then takes
+  // half the cores by default, all of them here: the page has nothing else to run.
+  const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
+  if (isolated) setThreadsCount(Math.max(1, navigator.hardwareConcurrency ?? 1));
   await activate("wasm");
   shareIdentityOnWasm();
   sliceInPlaceOnWasm();
@@ -74,7 +78,9 @@ export async function useBrowserBackend(
   return {
     backend: "wasm",
     threads,
-    reason: `wasm (SIMD, ${threads} thread${threads === 1 ? "" : "s"})`,
+    reason: `wasm (SIMD, ${threads} thread${threads === 1 ? "" : "s"}${
+      isolated ? "" : ": the page is not cross-origin isolated"
+    })`,
   };
 }
 
