@@ -38,6 +38,8 @@ export interface Segmentation {
   backend: string;
   /** The stitched logits `[height, width, C]`, with `{ logits: true }`. */
   logits?: Float32Array;
+  /** A gated run's gate values for this image, as `inspect-gates` reports them. */
+  gates?: GateReport;
 }
 
 /** `window.mopeft`. */
@@ -52,8 +54,11 @@ export interface MopeftPage {
   detect(image: string | Blob): Promise<CocoResult[]>;
 }
 
-/** The boxes predict --color draws: score at least this. */
-const MIN_DRAWN_SCORE = 0.3;
+/** The boxes drawn score at least this: predict's `--min-score` default, or `?min-score=`. */
+function minDrawnScore(): number {
+  const value = Number(new URLSearchParams(location.search).get("min-score") ?? "0.3");
+  return Number.isFinite(value) && value >= 0 ? value : 0.3;
+}
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -196,18 +201,19 @@ class ImageView {
   showBoxes(detections: readonly ScoredDetection[], classNames: readonly string[]): void {
     const palette = classPalette(classNames.length + 1).slice(3); // as predict: class 0 black
     const { width, height } = this.#overlay;
+    const minScore = minDrawnScore();
     const boxes = document.createElement("div");
     boxes.className = "boxes";
     boxes.innerHTML = detectionsSvg(detections, width, height, {
       classNames,
       palette,
-      minScore: MIN_DRAWN_SCORE,
+      minScore,
     });
     this.#overlay.replaceWith(boxes);
-    const count = detections.filter((d) => d.score >= MIN_DRAWN_SCORE).length;
+    const count = detections.filter((d) => d.score >= minScore).length;
     const note = document.createElement("p");
     note.className = "detections";
-    note.textContent = `${count} boxes with score >= ${MIN_DRAWN_SCORE} (of ${detections.length})`;
+    note.textContent = `${count} boxes with score >= ${minScore} (of ${detections.length})`;
     this.element.append(note);
   }
 
@@ -243,7 +249,7 @@ function setOpacity(value: string): void {
   }
 }
 
-async function start(): Promise<void> {
+function start(): void {
   const api: MopeftPage = {
     ready: Promise.resolve(),
     segment: () => Promise.reject(new Error("the page is not ready")),
@@ -365,7 +371,8 @@ function segment(
     });
     const view = new ImageView(name, image);
     view.showClasses(prediction.classes.data, classNames, name.replace(/\.[^.]*$/, ""));
-    if (METHODS[run.manifest.method].gated) view.showGates(await gatesOf(run, image));
+    const gates = METHODS[run.manifest.method].gated ? await gatesOf(run, image) : undefined;
+    if (gates) view.showGates(gates);
     $("results").prepend(view.element);
     return {
       width: image.width,
@@ -373,6 +380,7 @@ function segment(
       classes: prediction.classes.data,
       backend: choice.reason,
       ...(prediction.logits ? { logits: prediction.logits } : {}),
+      ...(gates ? { gates } : {}),
     };
   });
 }
