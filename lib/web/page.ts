@@ -1,10 +1,13 @@
-/// <reference lib="dom" />
 /**
  * The web page's program (bundled by `mopeft web` into `mopeft.js`): loads the run's weights,
  * starts WebGPU or wasm, and segments the images a user picks or drops with the library's own
  * model, tiling and stitching (`predictImage`, `detectImage`), as `mopeft predict` does.
  *
  * For scripts and tests it sets `window.mopeft` ({@link MopeftPage}).
+ *
+ * `lib/web/deno.json` adds the DOM's types for this folder alone (a workspace member): the rest
+ * of the project is checked without them, as the DOM's and Deno's declarations of a few globals
+ * differ.
  *
  * @module
  */

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 /**
  * The web page in headless Chromium on the tiny fixture runs: its class maps against
  * `mopeft predict`'s PNGs (wasm and WebGPU), its logits against the library's in Deno, the
