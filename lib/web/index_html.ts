@@ -19,7 +19,7 @@ export function indexHtml(title: string): string {
   body { font: 15px/1.4 system-ui, sans-serif; margin: 1.5em; color: #222; background: #fafafa; }
   header p { margin: 0.2em 0; }
   #error { color: #b00020; font-weight: 600; }
-  #drop { border: 2px dashed #888; padding: 1em; margin: 1em 0; border-radius: 6px; }
+  #drop { border: 2px dashed #888; padding: 0 1em; margin: 1em 0; border-radius: 6px; }
   .result { display: inline-block; vertical-align: top; margin: 0 1.5em 1.5em 0; }
   .stack { position: relative; display: inline-block; line-height: 0; }
   .stack canvas, .stack .boxes { display: block; }
@@ -42,9 +42,10 @@ export function indexHtml(title: string): string {
   <p id="error" hidden></p>
 </header>
 <div id="drop">
-  <label>Images: <input id="files" type="file" accept="image/*" multiple disabled></label>
-  or drop them here.
-  <label>Overlay opacity <input id="opacity" type="range" min="0" max="1" step="0.05" value="0.6"></label>
+  <p><label>Images: <input id="files" type="file" accept="image/*" multiple disabled></label>
+  or drop them here.</p>
+  <p><label>Overlay opacity
+  <input id="opacity" type="range" min="0" max="1" step="0.05" value="0.6"></label></p>
 </div>
 <main id="results"></main>
 <script type="module" src="mopeft.js"></script>

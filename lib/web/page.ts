@@ -366,12 +366,19 @@ function segment(
     const image = await decodeImage(source, name);
     const size = imageSize(run);
     const classNames = run.manifest.classNames;
-    const prediction = await predictImage((batch) => run.model.forward(batch), image, {
-      size,
-      overlap: Math.floor(size / 8),
-      numClasses: classNames.length,
-      logits: options.logits,
-    });
+    const prediction = await predictImage(
+      (batch, tiles) => {
+        setStatus(`working on ${name}: tile ${tiles[0]!.index + 1} of ${tiles[0]!.count}…`);
+        return run.model.forward(batch);
+      },
+      image,
+      {
+        size,
+        overlap: Math.floor(size / 8),
+        numClasses: classNames.length,
+        logits: options.logits,
+      },
+    );
     const view = new ImageView(name, image);
     view.showClasses(prediction.classes.data, classNames, name.replace(/\.[^.]*$/, ""));
     const gates = METHODS[run.manifest.method].gated ? await gatesOf(run, image) : undefined;
