@@ -164,8 +164,8 @@ export { resultsSvg } from "./lib/study/results_svg.ts";
 export { THESIS_EFFICIENCY, THESIS_RESULT_TABLES } from "./lib/study/thesis_tables.ts";
 
 // Detection datasets and scores.
+export type { BoxXywh } from "./lib/image/box.ts";
 export type {
-  BoxXywh,
   ClassCategory,
   DetectionImage,
   DetectionObject,
@@ -184,12 +184,8 @@ export {
 export { type DetectionTile, objectsInTile } from "./lib/data/detection_tiles.ts";
 export { DetectionReader } from "./lib/data/detection_reader.ts";
 export { fillBox, fillPolygon, rasterizeObject } from "./lib/image/rasterize.ts";
-export {
-  boxIou,
-  cocoEvaluate,
-  type EvalImage,
-  type ScoredDetection,
-} from "./lib/metrics/coco_eval.ts";
+export type { EvalImage, ScoredDetection } from "./lib/data/detections.ts";
+export { boxIou, cocoEvaluate } from "./lib/metrics/coco_eval.ts";
 export { voc07ApPerClass } from "./lib/metrics/voc07.ts";
 export {
   type DetectionReport,

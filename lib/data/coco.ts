@@ -10,8 +10,8 @@
  *
  * @module
  */
+import type { BoxXywh } from "../image/box.ts";
 import type {
-  BoxXywh,
   ClassCategory,
   DetectionImage,
   DetectionObject,

@@ -9,9 +9,7 @@
  *
  * @module
  */
-
-/** A box as COCO writes it: left, top, width, height. */
-export type BoxXywh = [x: number, y: number, width: number, height: number];
+import type { BoxXywh } from "../image/box.ts";
 
 /** One annotated object. */
 export interface DetectionObject {

@@ -7,7 +7,7 @@ import { Buffer } from "node:buffer";
 import sharp from "sharp";
 import type { RasterImage } from "../image/decode.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
-import type { ScoredDetection } from "../metrics/coco_eval.ts";
+import type { ScoredDetection } from "../data/detections.ts";
 import { detectionsSvg, type DrawOptions } from "./detections_svg.ts";
 
 export { detectionsSvg, type DrawOptions } from "./detections_svg.ts";

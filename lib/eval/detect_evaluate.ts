@@ -10,7 +10,7 @@ import { remapDetectionSplit } from "../data/detection_classes.ts";
 import { DetectionReader } from "../data/detection_reader.ts";
 import type { DetectionImage, DetectionSplit } from "../data/detection_split.ts";
 import type { SkippedFile } from "../data/split.ts";
-import type { EvalImage, ScoredDetection } from "../metrics/coco_eval.ts";
+import type { EvalImage, ScoredDetection } from "../data/detections.ts";
 import { type DetectionReport, makeDetectionReport } from "../metrics/detection_report.ts";
 import { type DetectFn, detectImage } from "./detect_image.ts";
 import { checkShard } from "./evaluate.ts";

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ScoredDetection } from "../metrics/coco_eval.ts";
+import type { ScoredDetection } from "../data/detections.ts";
 
 /** Options of {@link detectionsSvg} and {@link writeDetectionsPng}. */
 export interface DrawOptions {

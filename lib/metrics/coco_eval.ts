@@ -22,22 +22,9 @@
  *
  * @module
  */
-import type { BoxXywh, DetectionObject } from "../data/detection_split.ts";
-
-/** One predicted box. */
-export interface ScoredDetection {
-  /** Index into the split's class names. */
-  classIndex: number;
-  bbox: BoxXywh;
-  score: number;
-}
-
-/** One image's ground truth and detections, as scorers take them. */
-export interface EvalImage {
-  id: number;
-  objects: readonly DetectionObject[];
-  detections: readonly ScoredDetection[];
-}
+import type { DetectionObject } from "../data/detection_split.ts";
+import type { EvalImage, ScoredDetection } from "../data/detections.ts";
+import type { BoxXywh } from "../image/box.ts";
 
 /** IoU thresholds: `linspace(.5, .95, 10)` computed as numpy does. */
 export const COCO_IOU_THRESHOLDS: readonly number[] = linspace(0.5, 0.95, 10);

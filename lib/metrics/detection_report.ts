@@ -8,7 +8,8 @@
  */
 import type { ClassCategory, DetectionObject } from "../data/detection_split.ts";
 import { cocoEvaluate } from "./coco_eval.ts";
-import type { CocoEvalResult, EvalImage, ScoredDetection } from "./coco_eval.ts";
+import type { EvalImage, ScoredDetection } from "../data/detections.ts";
+import type { CocoEvalResult } from "./coco_eval.ts";
 import { voc07ApPerClass } from "./voc07.ts";
 
 /** Format tag of {@link DetectionReport}; bumped if the layout changes. */

@@ -26,7 +26,7 @@ import { type GateReport, gateReport } from "../gate/recorder.ts";
 import { classPalette } from "../image/class_palette.ts";
 import type { RasterImage } from "../image/decode.ts";
 import { encodeLabelPng } from "../image/label_png.ts";
-import type { ScoredDetection } from "../metrics/coco_eval.ts";
+import type { ScoredDetection } from "../data/detections.ts";
 import { METHODS } from "../peft/registry.ts";
 import type { OpenRun } from "../run/open_run.ts";
 import { openRunFromBytes } from "../run/run_bytes.ts";

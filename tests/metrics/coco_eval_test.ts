@@ -2,7 +2,7 @@ import { strictEqual as assertEquals } from "node:assert/strict";
 import { parseCocoInstances } from "../../lib/data/coco.ts";
 import { cocoResultsToEval } from "../../lib/data/coco_results.ts";
 import { boxIou, cocoEvaluate } from "../../lib/metrics/coco_eval.ts";
-import type { EvalImage } from "../../lib/metrics/coco_eval.ts";
+import type { EvalImage } from "../../lib/data/detections.ts";
 import { assertClose, det, truth } from "./_detection.ts";
 
 Deno.test("boxIou: continuous xywh, no +1; a crowd region divides by the detection's area", () => {
