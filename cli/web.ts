@@ -9,7 +9,7 @@ import { useBackend } from "../lib/backend/backend.ts";
 import { openRun } from "../lib/run/open_run.ts";
 import { buildSite, checkSiteTarget } from "../lib/web/build_site.ts";
 import { serveSite } from "../lib/web/serve.ts";
-import { log, printJson, setQuiet, STOP_SIGNALS } from "./io.ts";
+import { log, printJson, setQuiet, STOP_SIGNALS, UsageError } from "./io.ts";
 import { nonNegativeInteger } from "./options.ts";
 
 interface WebOptions {
@@ -38,6 +38,9 @@ export function registerWeb(program: Command): void {
     .option("--quiet", "no progress output", false)
     .action(async (options: WebOptions) => {
       setQuiet(options.quiet);
+      if (options.port > 65535) {
+        throw new UsageError(`--port must be at most 65535, not ${options.port}`);
+      }
       await checkSiteTarget(options.out);
       // The same checks as predict (checkpoint readable, run made on it), before writing.
       await useBackend("cpu");
