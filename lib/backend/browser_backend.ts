@@ -1,5 +1,5 @@
 /**
- * Choosing and starting the tfjs backend in a web page: WebGPU when the browser offers an
+ * Choosing and starting the tfjs backend in a web page: WebGPU when the browser offers a hardware
  * adapter, else wasm (SIMD, threaded where the page is cross-origin isolated). The browser's
  * counterpart of `backend.ts`, which also opens the native BLAS and the kernel threads (FFI and
  * workers over a shared heap, Deno only): this module imports none of them, so a page's bundle
@@ -39,8 +39,9 @@ export function isBrowserBackendName(name: string): name is BrowserBackendName {
 }
 
 /**
- * Starts `requested` (`auto`: WebGPU when an adapter is offered, else wasm). `wasmPath` is the
- * URL of the folder holding tfjs's `.wasm` files (ending in `/`).
+ * Starts `requested` (`auto`: WebGPU when the browser offers a hardware adapter, else wasm;
+ * `webgpu` takes a software adapter too). `wasmPath` is the URL of the folder holding tfjs's
+ * `.wasm` files (ending in `/`).
  *
  * @example
  * ```ts ignore
@@ -51,9 +52,12 @@ export async function useBrowserBackend(
   requested: BrowserBackendName,
   wasmPath: string,
 ): Promise<BrowserBackendChoice> {
+  let skipped = "";
   if (requested !== "wasm") {
     const adapter = await probeAdapter();
-    if (adapter) {
+    // As the command line's auto: a software adapter (SwiftShader, about 10 s a 128-px tile here)
+    // runs far slower than wasm, so only a forced webgpu takes one.
+    if (adapter && (requested === "webgpu" || !adapter.software)) {
       await activate("webgpu");
       return {
         backend: "webgpu",
@@ -65,6 +69,7 @@ export async function useBrowserBackend(
     if (requested === "webgpu") {
       throw new Error("Cannot use the webgpu backend: this browser offers no WebGPU adapter");
     }
+    if (adapter) skipped = `; auto: the WebGPU adapter ${adapter.description} is software`;
   }
   setWasmPaths(wasmPath);
   // tfjs's threaded build needs SharedArrayBuffer (a cross-origin isolated page); it then takes
@@ -80,7 +85,7 @@ export async function useBrowserBackend(
     threads,
     reason: `wasm (SIMD, ${threads} thread${threads === 1 ? "" : "s"}${
       isolated ? "" : ": the page is not cross-origin isolated"
-    })`,
+    }${skipped})`,
   };
 }
 

@@ -395,6 +395,17 @@ Deno.test({
     const url = await serve(site);
     const { browser, close } = await launchChromium({ webgpu: true });
     try {
+      // auto passes over the software adapter (as the command line does); ?backend=webgpu takes it.
+      const auto = await browser.newPage();
+      await auto.goto(url);
+      await waitReady(auto);
+      // deno-lint-ignore no-explicit-any
+      const chosen = await auto.evaluate(() => (globalThis as any).mopeft.backend as string);
+      ok(
+        /^wasm \(SIMD, \d+ threads?; auto: the WebGPU adapter .+ is software\)$/.test(chosen),
+        chosen,
+      );
+      await auto.close();
       const page = await browser.newPage();
       await page.goto(`${url}?backend=webgpu`);
       await waitReady(page);
