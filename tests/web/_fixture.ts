@@ -95,3 +95,13 @@ export async function trainDetectionRun(checkpoint: string, out: string): Promis
     "--quiet",
   ]);
 }
+
+/** Runs a command of `checkpoint` and `run` with `args` (`web --out DIR`, `predict --image ...`). */
+export function runOnRun(
+  command: "web" | "predict",
+  checkpoint: string,
+  run: string,
+  args: string[],
+): Promise<Record<string, unknown>> {
+  return runCliJson([command, "--checkpoint", checkpoint, "--peft", run, ...args, "--quiet"]);
+}

@@ -4,8 +4,8 @@
  */
 import { deepStrictEqual as assertEquals, ok } from "node:assert/strict";
 import { WASM_FILES } from "../../lib/web/build_site.ts";
-import { assertOneLineError, runCli, runCliJson } from "../_cli.ts";
-import { makeFixture } from "./_fixture.ts";
+import { assertOneLineError, runCli } from "../_cli.ts";
+import { makeFixture, runOnRun } from "./_fixture.ts";
 
 const fixture = await makeFixture("mopeft_web_build_");
 const { work, checkpoint, semanticRun } = fixture;
@@ -62,32 +62,14 @@ Deno.test("mopeft web writes the page, one bundle, tfjs's wasm files and the run
   // The size line states what is in the folder.
   ok(/weights 0\.\d MB \(checkpoint and run as they are\), program \d\.\d MB/.test(result.stderr));
   // An earlier page is replaced whole.
-  const again = await runCliJson([
-    "web",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-    "--quiet",
-  ]);
+  const again = await runOnRun("web", checkpoint, semanticRun, ["--out", out]);
   assertEquals(again.weightBytes, weightBytes);
   assertEquals((await listing(work)).filter((name) => name.startsWith(".site")), []);
 });
 
 Deno.test("the page's bundle holds the library's model code and none of its Deno-only code", async () => {
   const out = `${work}/site_bundle`;
-  await runCliJson([
-    "web",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    out,
-    "--quiet",
-  ]);
+  await runOnRun("web", checkpoint, semanticRun, ["--out", out]);
   const bundle = await Deno.readTextFile(`${out}/mopeft.js`);
   // From the library: predict's messages and the run checks.
   ok(bundle.includes("Cannot load PEFT run"));

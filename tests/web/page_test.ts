@@ -20,6 +20,7 @@ import { hasChromium, launchChromium, NO_CHROMIUM } from "./_browser.ts";
 import {
   DETECTION_DATA,
   makeFixture,
+  runOnRun,
   SEMANTIC_DATA,
   semanticImage,
   trainDetectionRun,
@@ -65,69 +66,25 @@ async function build(): Promise<Setup> {
   const fixture = await makeFixture("mopeft_web_page_");
   const { work, checkpoint, semanticRun } = fixture;
   const site = `${work}/site`;
-  await runCliJson([
-    "web",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    site,
-    "--quiet",
-  ]);
+  await runOnRun("web", checkpoint, semanticRun, ["--out", site]);
   const images = [...new Set([...WASM_IMAGES, ...WEBGPU_IMAGES])].map(semanticImage);
   await copyImages(site, images);
   const predicted = `${work}/predicted`;
-  await runCliJson([
-    "predict",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--image",
-    ...images,
-    "--out",
-    predicted,
-    "--quiet",
-  ]);
+  await runOnRun("predict", checkpoint, semanticRun, ["--image", ...images, "--out", predicted]);
   const detectionRun = `${work}/detection_run`;
   await trainDetectionRun(checkpoint, detectionRun);
   const detectionSite = `${work}/detection_site`;
-  await runCliJson([
-    "web",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    detectionRun,
-    "--out",
-    detectionSite,
-    "--quiet",
-  ]);
+  await runOnRun("web", checkpoint, detectionRun, ["--out", detectionSite]);
   await copyImages(detectionSite, [DETECTION_IMAGE]);
-  await runCliJson([
-    "predict",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    detectionRun,
+  await runOnRun("predict", checkpoint, detectionRun, [
     "--image",
     DETECTION_IMAGE,
     "--out",
     `${work}/detected`,
-    "--quiet",
   ]);
   // A folder whose run was trained on another checkpoint (mopeft web itself refuses to write one).
   const badRunSite = `${work}/bad_run_site`;
-  await runCliJson([
-    "web",
-    "--checkpoint",
-    checkpoint,
-    "--peft",
-    semanticRun,
-    "--out",
-    badRunSite,
-    "--quiet",
-  ]);
+  await runOnRun("web", checkpoint, semanticRun, ["--out", badRunSite]);
   for (const name of ["peft.json", "peft.safetensors"]) {
     await Deno.copyFile(`${fixture.otherRun}/${name}`, `${badRunSite}/weights/${name}`);
   }
