@@ -24,6 +24,7 @@ import { registerConvert } from "./cli/convert.ts";
 import { registerBench } from "./cli/bench.ts";
 import { registerStudy } from "./cli/study.ts";
 import { registerWeb } from "./cli/web.ts";
+import { registerExport } from "./cli/export.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -62,6 +63,7 @@ const commands: Array<(program: Command) => void> = [
   registerBench,
   registerStudy,
   registerWeb,
+  registerExport,
 ];
 
 /** Runs the command line with `args` and returns the exit code. */

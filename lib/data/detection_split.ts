@@ -27,6 +27,13 @@ export interface DetectionObject {
   /** Left out of the positives by the DOTA/FAIR-1M scorer (DOTA's `difficult` flag). */
   difficult: boolean;
   /**
+   * COCO annotation id, when the file gives a number: pycocotools' scores depend on it
+   * (`coco_ids.ts`: a match on id 0 does not count; a repeated id stands for its last annotation).
+   */
+  id?: number;
+  /** Set only when `id` repeats in the file: whether this is the annotation pycocotools keeps. */
+  idKept?: boolean;
+  /**
    * Outline(s), each a flat `[x0, y0, x1, y1, ...]` list: COCO polygon segmentation (one object
    * may have several parts), or FAIR-1M's oriented quadrilateral. Absent when the file has none
    * (or gives a COCO RLE mask); mask targets then fall back to the box.
@@ -66,6 +73,11 @@ export interface DetectionSplit {
    * names; FAIR-1M classes get `1..C`.
    */
   categoryIds: readonly number[];
+  /**
+   * Where the classes come from, as one stderr line (FAIR-1M-layout data: FAIR-1M's registry or
+   * the data's own names); absent for COCO, whose file lists them.
+   */
+  classesNote?: string;
   /** Class groups (FAIR-1M's categories); absent when the format has none. */
   categories?: readonly ClassCategory[];
   images: DetectionImage[];

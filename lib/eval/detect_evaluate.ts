@@ -32,6 +32,8 @@ export interface DetectionEvaluationOptions {
   onSkip?: (skipped: SkippedFile) => void;
   /** Called after each image with its detections (the run's class indices). */
   onImage?: (image: DetectedImage) => void | Promise<void>;
+  /** Told when the ground truth's annotation ids are zero or repeat (`makeDetectionReport`). */
+  onWarning?: (message: string) => void;
 }
 
 /** One detected image. */
@@ -108,6 +110,8 @@ export async function evaluateDetections(
   const report = makeDetectionReport(scored, {
     classNames: scoredSplit.classNames,
     categories: scoredSplit.categories,
+    groundTruth: split.source,
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   });
   return { images: scored.length, tiles, seconds: (performance.now() - started) / 1000, report };
 }
