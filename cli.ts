@@ -23,6 +23,7 @@ import { registerDatasets } from "./cli/datasets.ts";
 import { registerConvert } from "./cli/convert.ts";
 import { registerBench } from "./cli/bench.ts";
 import { registerStudy } from "./cli/study.ts";
+import { registerWeb } from "./cli/web.ts";
 import { registerExport } from "./cli/export.ts";
 
 /** Builds the program with every subcommand registered. */
@@ -61,6 +62,7 @@ const commands: Array<(program: Command) => void> = [
   registerConvert,
   registerBench,
   registerStudy,
+  registerWeb,
   registerExport,
 ];
 

@@ -245,6 +245,19 @@ export { type DetectFn, detectImage } from "./lib/eval/detect_image.ts";
 export { evaluateDetections, shardImages } from "./lib/eval/detect_evaluate.ts";
 export { detectionsSvg, writeDetectionsPng } from "./lib/eval/detect_draw.ts";
 
+// A run as a web page (mopeft web), and a run opened from bytes (what the page fetches).
+export { openRunFromBytes, type RunBytes } from "./lib/run/run_bytes.ts";
+export { parseSafetensorsBytes, type SafetensorsBytes } from "./lib/io/safetensors_bytes.ts";
+export { sha256Bytes } from "./lib/io/sha256_bytes.ts";
+export {
+  buildSite,
+  type BuildSiteOptions,
+  bundlePage,
+  checkSiteTarget,
+  type SiteSummary,
+} from "./lib/web/build_site.ts";
+export { resolveInside, serveSite, type SiteServer } from "./lib/web/serve.ts";
+export { SITE_FILE, type SiteManifest } from "./lib/web/site_manifest.ts";
 // ONNX export: encoder (with every PEFT module and gate), head, promptable decoder, model.json.
 export {
   checkOutFolder,

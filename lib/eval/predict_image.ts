@@ -35,6 +35,8 @@ export interface PredictImageOptions {
   batchSize?: number;
   /** A label to cut along with the image (given to the predictor in `tiles`); default none. */
   label?: RasterImage | null;
+  /** Also return the stitched logits (for comparisons, e.g. the web page's with predict's). */
+  logits?: boolean;
 }
 
 /** What {@link predictImage} returns. */
@@ -43,6 +45,8 @@ export interface ImagePrediction {
   classes: RasterImage;
   /** Tiles the image was cut into. */
   tiles: number;
+  /** The averaged logits `[height, width, C]`, when asked for with `options.logits`. */
+  logits?: Float32Array;
 }
 
 /**
@@ -108,5 +112,6 @@ export async function predictImage(
   return {
     classes: { data: stitcher.argmax(), width: image.width, height: image.height, channels: 1 },
     tiles,
+    ...(options.logits ? { logits: stitcher.logits() } : {}),
   };
 }

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { type ExportSplit, heapThreadsOf, splitExports } from "../backend/heap_threads.ts";
+import { type ExportSplit, heapThreadsOf, splitExports } from "../backend/kernel_split.ts";
 import { sleb, uleb, wasmName } from "../backend/wasm_encoding.ts";
 
 /** Opcodes of the WebAssembly core instructions used here. */
