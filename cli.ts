@@ -8,7 +8,13 @@
  */
 import { Command, CommanderError } from "commander";
 import { describeOutOfMemory } from "./lib/backend/out_of_memory.ts";
-import { Interrupted, logError, silenceWasmAbortLine, UsageError } from "./cli/io.ts";
+import {
+  Interrupted,
+  logError,
+  silenceWasmAbortLine,
+  UsageError,
+  watchParentPipe,
+} from "./cli/io.ts";
 import { registerEmbed } from "./cli/embed.ts";
 import { registerTrain } from "./cli/train.ts";
 import { registerEval } from "./cli/eval.ts";
@@ -98,5 +104,6 @@ export async function main(args: string[]): Promise<number> {
 
 if (import.meta.main) {
   silenceWasmAbortLine();
+  watchParentPipe();
   Deno.exit(await main(Deno.args));
 }

@@ -13,7 +13,7 @@ import { type CellCommands, cellCommands, shellLine } from "./cell_commands.ts";
 import { type CellRecord, type CellStage, readCellRecord, writeCellRecord } from "./cell_record.ts";
 import { cellDir, type StudyCell } from "./cells.ts";
 import { runChild } from "./child_command.ts";
-import { LOCK_FILE, type LockOwner, readLock, tryLock } from "./lock.ts";
+import { type CellLock, LOCK_FILE, type LockOwner, readLock, tryLock } from "./lock.ts";
 import { BASELINE, methodTrainOptions, peftConfigOf, type Study } from "./study_file.ts";
 
 /** What {@link runCell} needs besides the cell. */
@@ -95,7 +95,7 @@ export async function runCell(cell: StudyCell, context: CellRunContext): Promise
       for (const stage of stagesFrom(previous.failedStage)) delete record.stages[stage];
     }
     await writeCellRecord(folder, record);
-    return await runStages(context, folder, commands, record);
+    return await runStages(context, folder, commands, record, lock);
   } finally {
     await lock.release();
   }
@@ -106,8 +106,24 @@ async function runStages(
   folder: string,
   commands: CellCommands,
   record: CellRecord,
+  lock: CellLock,
 ): Promise<CellOutcome> {
   const program = context.program;
+  // The lock names each command's process while it runs: should this process die, the cell is
+  // not taken over before that child, which then stops at its next step, is gone too.
+  const runCommand = async (stage: CellStage, args: readonly string[]) => {
+    try {
+      return await runChild(
+        program,
+        args,
+        (line) => context.onOutput?.(stage, line),
+        context.signal,
+        (pid) => lock.setChild(pid),
+      );
+    } finally {
+      await lock.setChild(null);
+    }
+  };
   const stop = async (
     stage: CellStage,
     code: number,
@@ -137,12 +153,7 @@ async function runStages(
     record.commandLines.train = shellLine([...program, ...args]);
     await writeCellRecord(folder, record);
     context.onStage?.("train", resumed);
-    const result = await runChild(
-      program,
-      args,
-      (line) => context.onOutput?.("train", line),
-      context.signal,
-    );
+    const result = await runCommand("train", args);
     if (result.code !== 0) return await stop("train", result.code, result.error);
     record.stages.train = { seconds: result.seconds, finished: new Date().toISOString(), resumed };
     await writeCellRecord(folder, record);
@@ -160,12 +171,7 @@ async function runStages(
     }`;
     await writeCellRecord(folder, record);
     context.onStage?.(stage, false);
-    const result = await runChild(
-      program,
-      args,
-      (line) => context.onOutput?.(stage, line),
-      context.signal,
-    );
+    const result = await runCommand(stage, args);
     if (result.code !== 0) return await stop(stage, result.code, result.error);
     try {
       JSON.parse(result.stdout);

@@ -10,7 +10,7 @@ import {
   randomSamTensors,
   TINY_SIZE,
 } from "../../lib/encoder/random_checkpoint.ts";
-import { writeSafetensors } from "../../lib/io/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../../lib/io/safetensors.ts";
 import { assertOneLineError, type CliResult, runCli } from "../_cli.ts";
 import { copyTree } from "../_copy_tree.ts";
 import { pathExists } from "../../lib/io/path_exists.ts";
@@ -277,6 +277,90 @@ Deno.test({
   await Deno.stat(`${cell}/eval.json`);
   await Deno.stat(`${cell}/gates.svg`);
   ok(!(await pathExists(`${cell}/lock`)), "the lock is released");
+});
+
+/** True while `pid` runs (a zombie, ended but not reaped, counts as gone). */
+async function running(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "a study killed alone (SIGKILL) takes its train child with it, checkpoint saved; the resumed cell ends as an uninterrupted one",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const orphanStudy = (name: string) =>
+    writeStudy(name, {
+      name: "orphan",
+      checkpoint,
+      datasets: [{ name: "synthetic", data: `${fixtures}/synthetic` }],
+      // No periodic checkpoint: the one the resumed run starts from is the child's own, saved as
+      // it stops on seeing its parent gone.
+      train: { steps: 40, "batch-size": 2, lr: 0.003, "log-every": 1, "save-every": 1000 },
+      eval: { split: "test" },
+      methods: ["lora"],
+    });
+  const study = await orphanStudy("orphan");
+  const out = `${work}/orphan-out`;
+  const cell = `${out}/cells/synthetic/lora/seed-0`;
+  const parent = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli.ts", "study", "run", study, "--out", out, "--quiet"],
+    cwd: repoRoot,
+    stdout: "null",
+    stderr: "null",
+    env: NO_SCHEDULER,
+  }).spawn();
+  // Kill the study alone once its train child has logged two steps.
+  let trainPid: number | undefined;
+  for (let i = 0; i < 1200 && trainPid === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lock = await Deno.readTextFile(`${cell}/lock`).then(JSON.parse, () => null);
+    const steps = await Deno.readTextFile(`${cell}/run/metrics.jsonl`)
+      .then((text) => text.trim().split("\n").length, () => 0);
+    if (lock?.child && steps >= 2) trainPid = lock.child;
+  }
+  ok(trainPid, "the lock names the train child");
+  Deno.kill(parent.pid, "SIGKILL");
+  await parent.status;
+  const killedAt = performance.now();
+  while (await running(trainPid) && performance.now() - killedAt < 20_000) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const seconds = (performance.now() - killedAt) / 1000;
+  ok(!(await running(trainPid)), `train child ${trainPid} still runs ${seconds} s after its study`);
+  ok(seconds < 10, `the child took ${seconds} s to end`);
+  const state = JSON.parse(await Deno.readTextFile(`${cell}/run/checkpoint/state.json`));
+  ok(state.step >= 2 && state.step < 40, `checkpoint at step ${state.step}`);
+  // Holder and child gone: the cell is pending, and listed as interrupted in training.
+  const pending = json(await runStudyCli(["study", "status", out]));
+  assertEquals([pending.done, pending.running, pending.pending], [0, 0, 1]);
+
+  const resumed = await runStudyCli(["study", "run", study, "--out", out, "--quiet"]);
+  assertEquals(resumed.code, 0, resumed.stderr);
+  const record = JSON.parse(await Deno.readTextFile(`${cell}/cell.json`));
+  assertEquals([record.status, record.stages.train.resumed], ["done", true]);
+
+  // The same study without the kill.
+  const straightOut = `${work}/orphan-straight`;
+  const straight = await runStudyCli(["study", "run", study, "--out", straightOut, "--quiet"]);
+  assertEquals(straight.code, 0, straight.stderr);
+  const straightCell = `${straightOut}/cells/synthetic/lora/seed-0`;
+  const scores = async (folder: string) => {
+    const { seconds: _seconds, ...rest } = JSON.parse(
+      await Deno.readTextFile(`${folder}/eval.json`),
+    );
+    return rest;
+  };
+  assertEquals(await scores(cell), await scores(straightCell));
+  const a = await readSafetensors(`${straightCell}/run/peft.safetensors`);
+  const b = await readSafetensors(`${cell}/run/peft.safetensors`);
+  assertEquals([...b.keys()], [...a.keys()]);
+  for (const [name, tensor] of a) assertEquals(b.get(name)!.data, tensor.data, name);
 });
 
 Deno.test("a failing cell is recorded with its one-line error and the others go on", async () => {
