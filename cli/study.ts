@@ -171,8 +171,16 @@ async function studyRun(file: string, options: RunOptions): Promise<void> {
         started.set(cell.id, performance.now());
         log(`mopeft study: [${position + 1}/${count}] ${cell.id}`);
       },
-      onStage: (_cell, stage: CellStage, resumed) =>
-        log(`  ${stage}${resumed ? " (resuming the interrupted run)" : ""}`),
+      onStage: (_cell, stage: CellStage, resumed, redone) =>
+        log(
+          `  ${stage}${
+            resumed
+              ? " (resuming the interrupted run)"
+              : redone
+              ? ` (interrupted before; redone from scratch: ${redone})`
+              : ""
+          }`,
+        ),
       onOutput: (_cell, _stage, line) => log(`    ${line}`),
       onCellEnd: (cell, outcome) => {
         const seconds = (performance.now() - (started.get(cell.id) ?? 0)) / 1000;

@@ -264,6 +264,11 @@ Deno.test({
   assertEquals(killed.status, "running");
   const pending = json(await runStudyCli(["study", "status", out]));
   assertEquals([pending.done, pending.running, pending.pending], [0, 0, 1]);
+  assertEquals(pending.interrupted, [
+    { cell: "synthetic/mopeft/seed-0", stage: "train", then: "pending" },
+  ]);
+  const checkpointStep =
+    JSON.parse(await Deno.readTextFile(`${cell}/run/checkpoint/state.json`)).step;
 
   const resumed = await runStudyCli(["study", "run", study, "--out", out]);
   assertEquals(resumed.code, 0, resumed.stderr);
@@ -271,12 +276,77 @@ Deno.test({
   const record = JSON.parse(await Deno.readTextFile(`${cell}/cell.json`));
   assertEquals(record.status, "done");
   assertEquals(record.stages.train.resumed, true);
+  // The interruption stays on record, with how the cell was taken up again.
+  const after = json(await runStudyCli(["study", "status", out]));
+  assertEquals(after.done, 1);
+  const [entry, ...more] = after.interrupted as Record<string, unknown>[];
+  assertEquals(more, []);
+  const { at, ...rest } = entry!;
+  assertEquals(rest, {
+    cell: "synthetic/mopeft/seed-0",
+    stage: "train",
+    then: "resumed",
+    fromStep: checkpointStep,
+  });
+  ok(typeof at === "string" && at >= killed.started, `taken up at ${at}`);
   ok(record.commands.train.includes("--resume"));
   const state = JSON.parse(await Deno.readTextFile(`${cell}/run/checkpoint/state.json`));
   assertEquals(state.step, 8);
   await Deno.stat(`${cell}/eval.json`);
   await Deno.stat(`${cell}/gates.svg`);
   ok(!(await pathExists(`${cell}/lock`)), "the lock is released");
+});
+
+Deno.test({
+  name: "a cell killed before its first checkpoint is redone from scratch, and says so",
+  ignore: !hasSetsid,
+}, async () => {
+  const study = await writeStudy("scratch", {
+    name: "scratch",
+    checkpoint,
+    datasets: [{ name: "synthetic", data: `${fixtures}/synthetic` }],
+    train: { steps: 30, "batch-size": 2, lr: 0.003, "log-every": 1, "save-every": 1000 },
+    methods: ["lora"],
+  });
+  const out = `${work}/scratch-out`;
+  const cell = `${out}/cells/synthetic/lora/seed-0`;
+  const group = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "-A", "cli.ts", "study", "run", study, "--out", out, "--quiet"],
+    cwd: repoRoot,
+    stdout: "null",
+    stderr: "null",
+    env: NO_SCHEDULER,
+  }).spawn();
+  for (let i = 0; i < 1200; i++) {
+    const logged = await Deno.readTextFile(`${cell}/run/metrics.jsonl`).then(
+      () => true,
+      () => false,
+    );
+    if (logged) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // Study and train killed together, as a scheduler kills a job: no checkpoint is written.
+  Deno.kill(-group.pid, "SIGKILL");
+  await group.status;
+  ok(!(await pathExists(`${cell}/run/checkpoint/state.json`)), "no checkpoint yet");
+
+  const redone = await runStudyCli(["study", "run", study, "--out", out]);
+  assertEquals(redone.code, 0, redone.stderr);
+  ok(
+    redone.stderr.includes(
+      "train (interrupted before; redone from scratch: the interrupted run left no checkpoint)",
+    ),
+    redone.stderr,
+  );
+  const status = json(await runStudyCli(["study", "status", out]));
+  assertEquals(status.done, 1);
+  assertEquals(
+    (status.interrupted as Record<string, unknown>[]).map(({ at: _at, ...rest }) => rest),
+    [{ cell: "synthetic/lora/seed-0", stage: "train", then: "redone", why: "no checkpoint" }],
+  );
+  const record = JSON.parse(await Deno.readTextFile(`${cell}/cell.json`));
+  assertEquals(record.stages.train.resumed, false);
+  ok(record.commands.train.includes("--force"), record.commandLines.train);
 });
 
 /** True while `pid` runs (a zombie, ended but not reaped, counts as gone). */
