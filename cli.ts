@@ -34,7 +34,8 @@ import { registerStudy } from "./cli/study.ts";
 export function buildProgram(): Command {
   const program = new Command("mopeft")
     .description(
-      "Fine-tune the Segment Anything Model for semantic segmentation with a Mixture of PEFTs.",
+      "Fine-tune the Segment Anything Model for semantic segmentation or object detection " +
+        "with a Mixture of PEFTs.",
     )
     .version("0.1.0")
     .exitOverride()
@@ -48,7 +49,18 @@ export function buildProgram(): Command {
   for (const register of commands) register(program);
   // Subcommands inherit the parent's error handling so that usage errors exit with code 2.
   for (const sub of program.commands) sub.exitOverride();
+  markRequired(program);
   return program;
+}
+
+/** Ends the help text of every mandatory option, in every (sub)command, with "(required)". */
+function markRequired(command: Command): void {
+  for (const option of command.options) {
+    if (option.mandatory && !option.description.includes("(required")) {
+      option.description = `${option.description} (required)`;
+    }
+  }
+  for (const sub of command.commands) markRequired(sub);
 }
 
 const commands: Array<(program: Command) => void> = [

@@ -84,8 +84,9 @@ interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
 export function registerTrain(program: Command): void {
   const command = program.command("train")
     .description(
-      "Fine-tune SAM for semantic segmentation with a PEFT method; writes peft.safetensors, " +
-        "peft.json, metrics.jsonl and a resumable checkpoint into --out",
+      "Fine-tune SAM for semantic segmentation or object detection (COCO-style boxes, e.g. " +
+        "FAIR-1M) with a PEFT method; writes peft.safetensors, peft.json, metrics.jsonl and a " +
+        "resumable checkpoint into --out",
     )
     .requiredOption("--checkpoint <file>", "SAM checkpoint (.safetensors)")
     .requiredOption("--out <dir>", "run folder to write")
@@ -118,7 +119,10 @@ export function registerTrain(program: Command): void {
     .option("--warmup-steps <n>", "linear learning-rate warm-up steps", nonNegativeInteger, 0)
     .option("--weight-decay <wd>", "Adam weight decay", nonNegativeNumber, 1e-4)
     .option("--seed <n>", "seed of the initial weights and the data order", nonNegativeInteger, 0)
-    .option("--val-split <name>", "split scored (mIoU) during training")
+    .option(
+      "--val-split <name>",
+      "split scored during training: mIoU for segmentation, AP50 for detection",
+    )
     .option("--val-every <n>", "steps between validations", positiveInteger)
     .option(
       "--save-every <n>",
