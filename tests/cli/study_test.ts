@@ -216,6 +216,7 @@ Deno.test("two shards run the study between them; a rerun trains nothing; the re
   assertEquals([status.total, status.done, status.failed, status.pending], [6, 6, 0, 0]);
   const plan = await runStudyCli(["study", "plan", mainStudy, "--out", mainOut]);
   assertEquals(plan.stdout, "");
+  assertEquals(plan.stderr.trim(), "mopeft study: nothing to do: 6 cells, 6 done, 0 running");
 });
 
 // setsid (util-linux) puts the study and its children in one process group to kill together.
