@@ -29,6 +29,7 @@ import { registerDatasets } from "./cli/datasets.ts";
 import { registerConvert } from "./cli/convert.ts";
 import { registerBench } from "./cli/bench.ts";
 import { registerStudy } from "./cli/study.ts";
+import { registerExport } from "./cli/export.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
@@ -78,6 +79,7 @@ const commands: Array<(program: Command) => void> = [
   registerConvert,
   registerBench,
   registerStudy,
+  registerExport,
 ];
 
 /** Runs the command line with `args` and returns the exit code. */

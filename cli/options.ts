@@ -109,3 +109,12 @@ export async function applyConfigFile(
     options[name] = parsedValue;
   }
 }
+
+/** A comma-separated list of names (`--classes a,b,c`), spaces around each trimmed. */
+export function nameList(value: string): string[] {
+  const names = value.split(",").map((name) => name.trim());
+  if (names.length === 0 || names.some((name) => name.length === 0)) {
+    throw new InvalidArgumentError(`expected names separated by commas, got "${value}"`);
+  }
+  return names;
+}

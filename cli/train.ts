@@ -45,8 +45,11 @@ import { addPeftOptions, peftConfigFromOptions, type PeftOptions } from "./peft_
 import { createProgress } from "./progress.ts";
 import {
   addDetectionDataOptions,
+  addStrictIdsOption,
   addTaskOption,
+  checkStrictIds,
   loadTaskDetectionSplit,
+  printIdWarning,
   type Task,
   type TaskDataOptions,
   trainingTask,
@@ -78,6 +81,7 @@ interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
   backend: string;
   verbose: boolean;
   quiet: boolean;
+  strictIds?: boolean;
 }
 
 /** Registers `mopeft train`. */
@@ -142,6 +146,7 @@ export function registerTrain(program: Command): void {
   addTaskOption(command);
   addDataOptions(command, "train");
   addDetectionDataOptions(command);
+  addStrictIdsOption(command);
   addPeftOptions(command, false);
   addBackendOptions(command).action(async (options: TrainCliOptions, cmd: Command) => {
     if (options.config) {
@@ -217,28 +222,30 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   const choice = await startBackend(options);
   // Everything that can fail on bad input happens before the run folder is touched.
   const detectionSplit = task === "detection"
-    ? await loadTaskDetectionSplit(options, options.split, { part: "train", seed })
+    ? await loadTaskDetectionSplit(options, options.split, "train", { part: "train", seed })
     : undefined;
   let trainSplit = detectionSplit
     ? undefined
-    : await loadDataSplit(options, options.split ?? "train", {
+    : await loadDataSplit(options, options.split, "train", {
       part: "train",
       seed,
     });
   const detectionValidation = !detectionSplit
     ? undefined
     : options.valSplit
-    ? await loadTaskDetectionSplit({ ...options, holdout: undefined }, options.valSplit)
+    ? await loadTaskDetectionSplit({ ...options, holdout: undefined }, options.valSplit, "evaluate")
     : options.holdout !== undefined && options.valEvery
-    ? await loadTaskDetectionSplit(options, options.split, { part: "heldOut", seed })
+    ? await loadTaskDetectionSplit(options, options.split, "train", { part: "heldOut", seed })
     : undefined;
   let validationSplit = !trainSplit
     ? undefined
     : options.valSplit
-    ? await loadDataSplit({ ...options, holdout: undefined }, options.valSplit)
+    ? await loadDataSplit({ ...options, holdout: undefined }, options.valSplit, "evaluate")
     : options.holdout !== undefined && options.valEvery
-    ? await loadDataSplit(options, options.split ?? "train", { part: "heldOut", seed })
+    ? await loadDataSplit(options, options.split, "train", { part: "heldOut", seed })
     : undefined;
+  if (detectionValidation) checkStrictIds(detectionValidation, options.strictIds);
+  let idWarningPrinted = false;
   const base = await loadBaseCheckpoint(options.checkpoint);
   if (resumed && resumed.baseCheckpointSha256 !== base.fingerprint.sha256) {
     throw new Error(
@@ -373,6 +380,11 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
             classNames,
             batchSize,
             overlap: Math.floor(imageSize / 8),
+            // Said once: every validation scores the same ground truth.
+            onWarning: (message) => {
+              if (!idWarningPrinted) printIdWarning(message);
+              idWarningPrinted = true;
+            },
           })).report.ap50 ?? 0
         : undefined,
       validationMetric: detectionValidation ? "ap50" : "miou",

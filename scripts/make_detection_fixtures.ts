@@ -18,7 +18,7 @@
  */
 import sharp from "sharp";
 import { polygonArea } from "../lib/data/coco.ts";
-import { mulberry32 } from "../lib/data/prng.ts";
+import { mulberry32 } from "../lib/nn/prng.ts";
 import { fillPolygon } from "../lib/image/rasterize.ts";
 
 const CLASSES = [

@@ -8,7 +8,8 @@
  *
  * @module
  */
-import type { BoxXywh, DetectionImage, DetectionObject } from "./detection_split.ts";
+import type { BoxXywh } from "../image/box.ts";
+import type { DetectionImage, DetectionObject } from "./detection_split.ts";
 import type { Tile, TilePlacement } from "./tiler.ts";
 
 /** A tile of a detection image with the objects that belong to it, in tile pixels. */

@@ -8,7 +8,7 @@ import { Buffer } from "node:buffer";
 import sharp from "sharp";
 import type { RasterImage } from "../image/decode.ts";
 import { writeFileAtomic } from "../io/atomic_write.ts";
-import type { ScoredDetection } from "../metrics/coco_eval.ts";
+import type { ScoredDetection } from "../data/detections.ts";
 
 /** Options of {@link detectionsSvg} and {@link writeDetectionsPng}. */
 export interface DrawOptions {

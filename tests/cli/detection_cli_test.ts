@@ -115,7 +115,8 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
       "ar100",
       "voc07Map50",
       "perClass",
-      "perCategory",
+      "categoryMeans",
+      "categoryMeansAll",
     ]
   ) {
     ok(field in whole, `eval JSON lacks ${field}`);
@@ -175,6 +176,43 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
   ]);
   assertEquals(scored.ap, whole.ap);
   assertEquals(scored.ap50, whole.ap50);
+
+  // Without --split, eval, predict and score-detections take the evaluation split (val: the
+  // data has no test), never train, and say so on stderr.
+  const splitLine = `mopeft: split "val" of "${data}" (the data's evaluation split: no "test"; ` +
+    "name another with --split)";
+  const unnamed = await runCli(["eval", "--checkpoint", checkpoint, "--peft", run, "--data", data]);
+  assertEquals(unnamed.code, 0, unnamed.stderr);
+  assertEquals(JSON.parse(unnamed.stdout).split, "val");
+  assertEquals(JSON.parse(unnamed.stdout).ap, whole.ap);
+  ok(unnamed.stderr.split("\n").includes(splitLine), unnamed.stderr);
+  const unnamedPredict = await runCli([
+    "predict",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    run,
+    "--data",
+    data,
+    "--out",
+    `${work}/predicted_unnamed`,
+  ]);
+  assertEquals(unnamedPredict.code, 0, unnamedPredict.stderr);
+  assertEquals(
+    await Deno.readTextFile(`${work}/predicted_unnamed/detections.json`),
+    await Deno.readTextFile(`${out}/detections.json`),
+  );
+  ok(unnamedPredict.stderr.split("\n").includes(splitLine), unnamedPredict.stderr);
+  const unnamedScore = await runCli([
+    "score-detections",
+    "--gt",
+    data,
+    "--dets",
+    `${out}/detections.json`,
+  ]);
+  assertEquals(unnamedScore.code, 0, unnamedScore.stderr);
+  assertEquals(JSON.parse(unnamedScore.stdout).ap, whole.ap);
+  ok(unnamedScore.stderr.split("\n").includes(splitLine), unnamedScore.stderr);
 
   const gates = await json([
     "inspect-gates",

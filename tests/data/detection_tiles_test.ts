@@ -2,7 +2,8 @@ import {
   deepStrictEqual as assertDeepEquals,
   strictEqual as assertEquals,
 } from "node:assert/strict";
-import type { BoxXywh, DetectionObject } from "../../lib/data/detection_split.ts";
+import type { DetectionObject } from "../../lib/data/detection_split.ts";
+import type { BoxXywh } from "../../lib/image/box.ts";
 import { objectsInTile } from "../../lib/data/detection_tiles.ts";
 import { planTiles } from "../../lib/data/tiler.ts";
 

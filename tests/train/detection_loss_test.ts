@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../../lib/backend/tf.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 import { detectionLoss } from "../../lib/train/detection_loss.ts";
 import { matchingCosts, matchQueries } from "../../lib/train/detection_matching.ts";
 import { onBackend } from "../_backends.ts";
