@@ -193,7 +193,11 @@ export {
   detectionLayout,
   loadDetectionSplit,
 } from "./lib/data/detection_layout.ts";
-export { type DetectionTile, objectsInTile } from "./lib/data/detection_tiles.ts";
+export {
+  type DetectionTile,
+  objectsInTile,
+  TILE_KEEP_FRACTION,
+} from "./lib/data/detection_tiles.ts";
 export { DetectionReader } from "./lib/data/detection_reader.ts";
 export { fillBox, fillPolygon, rasterizeObject } from "./lib/image/rasterize.ts";
 export type { EvalImage, ScoredDetection } from "./lib/data/detections.ts";

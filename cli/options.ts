@@ -52,6 +52,15 @@ export function openFraction(value: string): number {
   return number;
 }
 
+/** Parses a fraction from 0 up to, not including, 1 (`--tile-keep 0.7`). */
+export function fractionBelowOne(value: string): number {
+  const number = Number(value);
+  if (value.trim() === "" || !(number >= 0 && number < 1)) {
+    throw new InvalidArgumentError("expected a number from 0 up to (not including) 1.");
+  }
+  return number;
+}
+
 /** Parses `I/N` (`--shard 0/4`): shard I of N, 0 <= I < N. */
 export function shardSpec(value: string): { index: number; count: number } {
   const match = /^(\d+)\/(\d+)$/.exec(value.trim());

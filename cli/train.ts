@@ -5,6 +5,7 @@
  */
 import { type Command, Option } from "commander";
 import { DetectionReader } from "../lib/data/detection_reader.ts";
+import { TILE_KEEP_FRACTION } from "../lib/data/detection_tiles.ts";
 import { SegmentationReader } from "../lib/data/reader.ts";
 import { DEFAULT_QUERIES } from "../lib/decoder/detection_head.ts";
 import { type HeadConfig, SEMANTIC_HEAD } from "../lib/decoder/head.ts";
@@ -36,6 +37,7 @@ import { addDataOptions, checkDataSplit, type DataOptions, loadDataSplit } from 
 import { Interrupted, log, onStopRequest, printJson, setQuiet, UsageError } from "./io.ts";
 import {
   applyConfigFile,
+  fractionBelowOne,
   nonNegativeInteger,
   nonNegativeNumber,
   positiveInteger,
@@ -57,6 +59,7 @@ import {
 
 interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
   queries?: number;
+  tileKeep?: number;
   checkpoint: string;
   out: string;
   epochs?: number;
@@ -142,6 +145,12 @@ export function registerTrain(program: Command): void {
       "--queries <n>",
       `detection: object queries of the head (default ${DEFAULT_QUERIES})`,
       positiveInteger,
+    )
+    .option(
+      "--tile-keep <fraction>",
+      "detection: a tile takes a cut object as it is when it holds more than this of its area, " +
+        `else as difficult, no loss (default ${TILE_KEEP_FRACTION}, as DOTA's devkit)`,
+      fractionBelowOne,
     );
   addTaskOption(command);
   addDataOptions(command, "train");
@@ -277,6 +286,14 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       "--micro-batch is for semantic runs (the detection loss is not a sum over samples)",
     );
   }
+  if (task !== "detection" && options.tileKeep !== undefined) {
+    throw new UsageError(
+      "--tile-keep is for detection runs (it decides which objects a tile takes)",
+    );
+  }
+  const tileKeep = task === "detection"
+    ? resumed?.tileKeep ?? options.tileKeep ?? TILE_KEEP_FRACTION
+    : undefined;
   const microBatch = task === "detection"
     ? batchSize
     : Math.min(options.microBatch ?? plan.microBatch, batchSize);
@@ -301,10 +318,11 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     classNames,
     baseCheckpointSha256: base.fingerprint.sha256,
     head,
+    ...(tileKeep !== undefined ? { tileKeep } : {}),
   };
   await writeRunSettings(options.out, settings);
 
-  const readerOptions = { size: imageSize, seed, skipBad: options.skipBad };
+  const readerOptions = { size: imageSize, seed, skipBad: options.skipBad, tileKeep };
   const validationReader = validationSplit
     ? new SegmentationReader(validationSplit, { size: imageSize, skipBad: options.skipBad })
     : undefined;

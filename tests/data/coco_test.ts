@@ -36,6 +36,10 @@ Deno.test("readCocoSplit: the fixture's val split, classes in category-id order"
     [10, 128, 128],
     [11, 200, 140],
     [12, 144, 96],
+    [13, 112, 112],
+    [14, 128, 96],
+    [15, 96, 128],
+    [16, 160, 128],
   ]);
   assertEquals(split.images[0]!.file, `${fixture}/images/val/val_008_96x80.png`);
   const square = split.images[0]!.objects[0]!;
