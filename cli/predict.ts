@@ -53,7 +53,8 @@ export function registerPredict(program: Command): void {
   const command = program.command("predict")
     .description(
       "Write a class-index PNG per image at the image's size (with --color also a palette PNG " +
-        "and an overlay on the image)",
+        "and an overlay on the image); for a detection run, the boxes as COCO results JSON (detections.json) " +
+        "(with --color also each image with its boxes drawn)",
     )
     .option("--checkpoint <file>", "SAM checkpoint (.safetensors) the run was trained on")
     .option("--peft <dir>", "trained run folder (from mopeft train)")
@@ -64,7 +65,11 @@ export function registerPredict(program: Command): void {
     )
     .option("--image <files...>", "image files to predict")
     .requiredOption("--out <dir>", "folder for the PNGs")
-    .option("--color", "also write <name>_color.png and <name>_overlay.png", false)
+    .option(
+      "--color",
+      "also write <name>_color.png and <name>_overlay.png; for a detection run <name>_boxes.png",
+      false,
+    )
     .option(
       "--overlap <pixels>",
       "pixels shared by neighbouring tiles (default S/8)",

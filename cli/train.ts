@@ -34,7 +34,7 @@ import { planMicroBatch } from "../lib/train/memory_budget.ts";
 import { train, type TrainLogRecord, type TrainOptions } from "../lib/train/trainer.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { addDataOptions, checkDataSplit, type DataOptions, loadDataSplit } from "./data_options.ts";
-import { Interrupted, log, printJson, setQuiet, STOP_SIGNALS, UsageError } from "./io.ts";
+import { Interrupted, log, onStopRequest, printJson, setQuiet, UsageError } from "./io.ts";
 import {
   applyConfigFile,
   fractionBelowOne,
@@ -91,8 +91,9 @@ interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
 export function registerTrain(program: Command): void {
   const command = program.command("train")
     .description(
-      "Fine-tune SAM for semantic segmentation with a PEFT method; writes peft.safetensors, " +
-        "peft.json, metrics.jsonl and a resumable checkpoint into --out",
+      "Fine-tune SAM for semantic segmentation or object detection (COCO-style boxes, e.g. " +
+        "FAIR-1M) with a PEFT method; writes peft.safetensors, peft.json, metrics.jsonl and a " +
+        "resumable checkpoint into --out",
     )
     .requiredOption("--checkpoint <file>", "SAM checkpoint (.safetensors)")
     .requiredOption("--out <dir>", "run folder to write")
@@ -125,7 +126,10 @@ export function registerTrain(program: Command): void {
     .option("--warmup-steps <n>", "linear learning-rate warm-up steps", nonNegativeInteger, 0)
     .option("--weight-decay <wd>", "Adam weight decay", nonNegativeNumber, 1e-4)
     .option("--seed <n>", "seed of the initial weights and the data order", nonNegativeInteger, 0)
-    .option("--val-split <name>", "split scored (mIoU) during training")
+    .option(
+      "--val-split <name>",
+      "split scored during training: mIoU for segmentation, AP50 for detection",
+    )
     .option("--val-every <n>", "steps between validations", positiveInteger)
     .option(
       "--save-every <n>",
@@ -328,6 +332,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   const progress = createProgress({
     label: "train",
     total: totalSteps,
+    start: resumeFrom?.step,
     unit: "step",
     quiet: options.quiet,
   });
@@ -361,9 +366,10 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     : undefined;
 
   const abort = new AbortController();
-  const onInterrupt = () => abort.abort();
-  // Ctrl-C, or a scheduler's SIGTERM (Slurm's time limit, a Kubernetes pod's end).
-  for (const name of STOP_SIGNALS) Deno.addSignalListener(name, onInterrupt);
+  // Ctrl-C, a scheduler's SIGTERM (Slurm's time limit, a Kubernetes pod's end), or the end of the
+  // study that started this run: finish the step, save a checkpoint, exit 130. Listened to until
+  // the run's files are written, so that a stop after the last step cuts none of them short.
+  const stopListening = onStopRequest(() => abort.abort());
   let result;
   try {
     const trainOptions: TrainOptions = {
@@ -423,6 +429,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       })
       : await train(model, new SegmentationReader(trainSplit!, readerOptions), trainOptions);
   } catch (error) {
+    stopListening();
     if (!(error instanceof OutOfMemoryError)) throw error;
     const advice = microBatch > 1 && task === "semantic"
       ? `try --micro-batch ${Math.max(1, Math.floor(microBatch / 2))}`
@@ -433,8 +440,6 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     throw new OutOfMemoryError(error.summary, `${advice} or --backend webgpu; ${saved}`, {
       cause: error,
     });
-  } finally {
-    for (const name of STOP_SIGNALS) Deno.removeSignalListener(name, onInterrupt);
   }
   const cacheStats = embeddingCache?.stats;
   // Kept, with what was in memory, when the run stopped early: a resumed run reuses it.
@@ -446,13 +451,17 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   );
   await savePeftRun(options.out, model, { classNames, baseFingerprint: base.fingerprint });
   progress.done();
+  stopListening();
   model.dispose();
   base.weights.dispose();
   const summary = {
     out: options.out,
     method: peftConfig.method,
     task,
+    // The run's steps in all, and those this process ran (fewer after --resume).
     steps: result.step,
+    stepsRun: result.step - (resumeFrom?.step ?? 0),
+    resumedAt: resumeFrom?.step ?? null,
     epoch: result.epoch,
     loss: result.loss,
     stopped: result.stopped,

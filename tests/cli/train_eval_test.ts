@@ -166,16 +166,33 @@ Deno.test("a killed run resumes from its checkpoint and ends with the same weigh
   await child.status;
   const state = JSON.parse(await Deno.readTextFile(`${out}/checkpoint/state.json`));
   ok(state.step >= 2 && state.step <= steps);
-  const resumed = await json([
+  // Not --quiet: its last progress line is checked.
+  const run = await runCli([
     "train",
-    ...common,
+    ...common.filter((arg) => arg !== "--quiet"),
     "--out",
     out,
     "--resume",
     "--steps",
     String(steps),
   ]);
-  assertEquals(resumed.steps, steps);
+  assertEquals(run.code, 0, run.stderr);
+  const resumed = JSON.parse(run.stdout);
+  // The run's steps in all, and those this process ran.
+  assertEquals([resumed.steps, resumed.stepsRun, resumed.resumedAt], [
+    steps,
+    steps - state.step,
+    state.step,
+  ]);
+  const ran = steps - state.step;
+  ok(
+    new RegExp(
+      `^train: ${ran} steps? in \\S+ \\([^)]+\\), resumed at step ${state.step} ` +
+        `\\(run total ${steps}/${steps} steps\\)`,
+      "m",
+    ).test(run.stderr),
+    run.stderr,
+  );
   const a = await readSafetensors(`${work}/straight/peft.safetensors`);
   const b = await readSafetensors(`${out}/peft.safetensors`);
   assertEquals([...a.keys()], [...b.keys()]);
