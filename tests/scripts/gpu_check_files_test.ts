@@ -30,10 +30,48 @@ Deno.test("every file the GPU bundle lists exists in node_modules, as a regular 
   assertEquals(missing, [], "run scripts/pack_gpu_check.sh --trace to list the files again");
 });
 
+/**
+ * Packages that no module loads when the CLI starts: onnxruntime-node is imported on demand (an
+ * export's `--check`, `predict --onnx`, `bench --onnx`), puppeteer-core only by tests and scripts.
+ * The GPU check runs none of those, so its bundle leaves them out (onnxruntime-node alone is 294 MB).
+ */
+const ON_DEMAND = ["onnxruntime-node", "puppeteer-core"];
+
+Deno.test("the packages the GPU bundle leaves out are never imported statically by the CLI", async () => {
+  const offenders: string[] = [];
+  const visit = async (dir: string) => {
+    for await (const entry of Deno.readDir(`${root}${dir}`)) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) await visit(path);
+      else if (path.endsWith(".ts")) {
+        const source = await Deno.readTextFile(`${root}${path}`);
+        for (const name of ON_DEMAND) {
+          // `import type` is erased; `import("...")` is dynamic. Any other import loads it.
+          const statically = new RegExp(
+            `^\\s*(import|export)(?!\\s+type\\b)[^;]*?from\\s*["']${name}["']`,
+            "m",
+          );
+          if (statically.test(source)) offenders.push(`${path} imports ${name}`);
+        }
+      }
+    }
+  };
+  await visit("lib");
+  await visit("cli");
+  for (const top of ["cli.ts", "mod.ts"]) {
+    const source = await Deno.readTextFile(`${root}${top}`);
+    for (const name of ON_DEMAND) {
+      if (source.includes(`"${name}"`)) offenders.push(`${top} imports ${name}`);
+    }
+  }
+  assertEquals(offenders, []);
+});
+
 Deno.test("the GPU bundle lists each package deno.json imports, at deno.json's version", () => {
   // The tfjs-backend-wasm module is imported (setWasmPaths) though no wasm binary is loaded.
   for (const specifier of Object.values(config.imports)) {
     const { folder, name } = npmPackage(specifier);
+    if (ON_DEMAND.includes(name)) continue;
     const manifest = `${folder}/node_modules/${name}/package.json`;
     ok(listed.includes(manifest), `${manifest} (from ${specifier}) is not listed`);
   }
