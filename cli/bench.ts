@@ -17,6 +17,11 @@ import {
   type TorchDevice,
   torchUnavailable,
 } from "../lib/bench/torch_bench.ts";
+import {
+  estimateTorchMemory,
+  type TorchMemoryEstimate,
+  torchMemoryRefusal,
+} from "../lib/bench/torch_memory.ts";
 import { type TorchRatios, torchRatios } from "../lib/bench/torch_ratios.ts";
 import { loadCheckpoint } from "../lib/encoder/checkpoint.ts";
 import type { SamWeights } from "../lib/encoder/weights.ts";
@@ -172,10 +177,12 @@ export function registerBench(program: Command): void {
     // After ours, never beside it: both would compete for the same cores.
     let torch: TorchBenchResult | null = null;
     let overTorch: TorchRatios | null = null;
+    let torchMemory: (TorchMemoryEstimate & { availableMiB: number; fits: boolean }) | null = null;
+    let torchSkipped = torchReason;
     if (torchReason) {
       log(`mopeft: no PyTorch comparison (${torchReason})`);
     } else {
-      torch = await runTorchBench(encoder, {
+      const torchOptions = {
         samRepo: samRepo!,
         batch: plan.batch,
         runs: plan.runs,
@@ -190,9 +197,43 @@ export function registerBench(program: Command): void {
         ],
         // The like-for-like whole step, when some method trains encoder modules.
         loraStep: plan.methods.some((m) => methodSpec(m).modules.length > 0),
-        onProgress: (line) => log(`mopeft: ${line}`),
-      });
-      overTorch = torchRatios(ours, torch);
+        onProgress: (line: string) => log(`mopeft: ${line}`),
+      };
+      let refusal: string | null = null;
+      if (torchDevice === "cpu") {
+        // A run past the machine's memory would take the machine down: estimate it first.
+        const estimate = await estimateTorchMemory(
+          encoder,
+          plan.batch,
+          async (imageSize, batch) => {
+            const probe = await runTorchBench({ ...encoder, imageSize }, {
+              ...torchOptions,
+              batch,
+              runs: 1,
+              warmup: 0,
+              onProgress: undefined,
+            });
+            log(
+              `mopeft: torch memory probe ${imageSize} px, batch ${batch}: ${probe.peakRssMiB} MiB`,
+            );
+            return probe.peakRssMiB;
+          },
+        );
+        const availableMiB = Math.round(Deno.systemMemoryInfo().available / 2 ** 20);
+        refusal = torchMemoryRefusal(estimate, availableMiB);
+        torchMemory = { ...estimate, availableMiB, fits: refusal === null };
+        log(
+          `mopeft: PyTorch at ${encoder.imageSize} px, batch ${plan.batch} needs about ` +
+            `${estimate.neededMiB} MiB (estimated), ${availableMiB} MiB available`,
+        );
+      }
+      if (refusal) {
+        torchSkipped = `does not fit this machine's memory: ${refusal}`;
+        log(`mopeft: no PyTorch comparison (${torchSkipped})`);
+      } else {
+        torch = await runTorchBench(encoder, torchOptions);
+        overTorch = torchRatios(ours, torch);
+      }
     }
 
     let reader: ReaderBenchResult | undefined;
@@ -207,7 +248,8 @@ export function registerBench(program: Command): void {
       model,
       ...ours,
       torch,
-      torchSkipped: torchReason,
+      torchSkipped,
+      torchMemory,
       overTorch,
       ...(reader ? { reader } : {}),
       seconds: Math.round((performance.now() - started) / 100) / 10,

@@ -1,0 +1,160 @@
+/**
+ * Whether the official PyTorch benchmark fits the machine's memory, decided before it is launched:
+ * a run that exhausted it would take the machine down with it (no swap on these machines), so
+ * `bench` first runs it small and extrapolates.
+ *
+ * PyTorch keeps every activation of the forward pass for the backward pass, so its peak RSS is
+ * `fixed + batch · perSample(S)`: the fixed part is the runtime, the weights and their optimiser
+ * state; a sample's part is its activations. In SAM's encoder those are of two kinds. Most grow
+ * with the tokens a block holds (the windowed blocks pad the grid to whole windows of 14, the
+ * global ones hold the grid as it is). The global blocks' attention maps, `[heads, T, T]`, grow
+ * with the square of the grid's T tokens: at 1024 px they are most of the peak. So
+ * `perSample = α · linearTokens(S) + β · globalPairs(S)`, with α and β fitted to three small runs:
+ * S/4 at batches 1 and 2 (which give the fixed part and S/4's per-sample part) and S/2 at batch 1
+ * (S/2's per-sample part).
+ *
+ * @module
+ */
+import type { EncoderArchitecture } from "../encoder/architecture.ts";
+
+/** The parts of the architecture the estimate depends on. */
+export type TorchMemoryArchitecture = Pick<
+  EncoderArchitecture,
+  "imageSize" | "patchSize" | "blockWindowSizes"
+>;
+
+/** One small run of the PyTorch benchmark and the peak RSS it reached. */
+export interface TorchMemoryProbe {
+  imageSize: number;
+  batch: number;
+  peakRssMiB: number;
+}
+
+/** What {@link estimateTorchMemory} found, recorded in `bench`'s JSON. */
+export interface TorchMemoryEstimate {
+  /** The run it was asked about. */
+  imageSize: number;
+  batch: number;
+  /** The estimated peak RSS of that run, MiB. */
+  neededMiB: number;
+  /** The fitted fixed part and the per-sample part at `imageSize`, MiB. */
+  fixedMiB: number;
+  perSampleMiB: number;
+  /** The probes, in the order they ran. */
+  probes: TorchMemoryProbe[];
+  /** How the figure was obtained, in words. */
+  method: string;
+}
+
+/** The run is launched only when its estimate, times this, is at most the available memory. */
+export const TORCH_MEMORY_MARGIN = 1.15;
+
+/** The input sides of the probes for a run at `imageSize`: S/4 and S/2, multiples of 16, at least 32. */
+export function probeSizes(imageSize: number): [number, number] {
+  const side = (fraction: number) => Math.max(32, Math.round((imageSize * fraction) / 16) * 16);
+  return [side(1 / 4), side(1 / 2)];
+}
+
+/**
+ * The two token counts a sample's activations grow with at input side `imageSize`: tokens summed
+ * over the blocks (windowed blocks padded to whole windows), and query-key pairs summed over the
+ * global blocks.
+ */
+export function activationTerms(
+  architecture: TorchMemoryArchitecture,
+  imageSize: number,
+): { linearTokens: number; globalPairs: number } {
+  const grid = Math.ceil(imageSize / architecture.patchSize);
+  let linearTokens = 0;
+  let globalPairs = 0;
+  for (const window of architecture.blockWindowSizes) {
+    if (window > 0) {
+      linearTokens += (Math.ceil(grid / window) * window) ** 2;
+    } else {
+      linearTokens += grid * grid;
+      globalPairs += grid ** 4;
+    }
+  }
+  return { linearTokens, globalPairs };
+}
+
+/**
+ * The estimated peak RSS of the PyTorch benchmark at `architecture.imageSize` and `batch`, from
+ * `probe` runs at smaller sizes (see the module doc). `probe` runs the same passes the real run
+ * would, once each, and returns the process's peak RSS in MiB.
+ *
+ * @example
+ * ```ts ignore
+ * const estimate = await estimateTorchMemory(encoder, 4, async (imageSize, batch) =>
+ *   (await runTorchBench({ ...encoder, imageSize }, { ...options, batch, runs: 1, warmup: 0 })).peakRssMiB);
+ * ```
+ */
+export async function estimateTorchMemory(
+  architecture: TorchMemoryArchitecture,
+  batch: number,
+  probe: (imageSize: number, batch: number) => Promise<number>,
+): Promise<TorchMemoryEstimate> {
+  const [small, medium] = probeSizes(architecture.imageSize);
+  const probes: TorchMemoryProbe[] = [];
+  const run = async (imageSize: number, batch: number) => {
+    const peakRssMiB = await probe(imageSize, batch);
+    probes.push({ imageSize, batch, peakRssMiB });
+    return peakRssMiB;
+  };
+  const smallOne = await run(small, 1);
+  const smallTwo = await run(small, 2);
+  const mediumOne = await run(medium, 1);
+  // Noise can make a per-sample part come out at or below zero at small sizes: none is.
+  const smallSample = Math.max(smallTwo - smallOne, 0);
+  const fixedMiB = smallOne - smallSample;
+  const mediumSample = Math.max(mediumOne - fixedMiB, smallSample);
+  const a = activationTerms(architecture, small);
+  const b = activationTerms(architecture, medium);
+  // Solve [a.l a.g; b.l b.g] [α β]' = [smallSample mediumSample]'.
+  const determinant = a.linearTokens * b.globalPairs - b.linearTokens * a.globalPairs;
+  let alpha = (smallSample * b.globalPairs - mediumSample * a.globalPairs) / determinant;
+  let beta = (a.linearTokens * mediumSample - b.linearTokens * smallSample) / determinant;
+  if (!(determinant !== 0 && alpha >= 0 && beta >= 0)) {
+    // No global blocks, or a fit that a negative coefficient would make too hopeful: the larger
+    // probe's per-sample part grown with the faster-growing term alone (an overestimate).
+    const quadratic = b.globalPairs > 0;
+    alpha = quadratic ? 0 : mediumSample / b.linearTokens;
+    beta = quadratic ? mediumSample / b.globalPairs : 0;
+  }
+  const target = activationTerms(architecture, architecture.imageSize);
+  const perSampleMiB = alpha * target.linearTokens + beta * target.globalPairs;
+  const round = (mib: number) => Math.round(mib);
+  return {
+    imageSize: architecture.imageSize,
+    batch,
+    neededMiB: round(fixedMiB + batch * perSampleMiB),
+    fixedMiB: round(fixedMiB),
+    perSampleMiB: round(perSampleMiB),
+    probes,
+    method: `peak RSS of the same passes at ${small} px (batches 1 and 2) and ${medium} px ` +
+      "(batch 1), fitted as fixed + batch x (a x tokens over the blocks + b x global-attention " +
+      "query-key pairs) and extrapolated",
+  };
+}
+
+/**
+ * Why the run estimated by `estimate` must not be launched with `availableMiB` of memory
+ * available, or null when it fits (with {@link TORCH_MEMORY_MARGIN}).
+ *
+ * @example
+ * ```ts
+ * import { torchMemoryRefusal } from "./torch_memory.ts";
+ * const estimate = { imageSize: 1024, batch: 4, neededMiB: 30000 };
+ * torchMemoryRefusal(estimate, 20000); // "needs about 29.3 GiB (estimated), 19.5 GiB available"
+ * ```
+ */
+export function torchMemoryRefusal(
+  estimate: Pick<TorchMemoryEstimate, "neededMiB">,
+  availableMiB: number,
+): string | null {
+  if (estimate.neededMiB * TORCH_MEMORY_MARGIN <= availableMiB) return null;
+  const gib = (mib: number) => (mib / 1024).toFixed(1);
+  return `needs about ${gib(estimate.neededMiB)} GiB (estimated), ${
+    gib(availableMiB)
+  } GiB available`;
+}
