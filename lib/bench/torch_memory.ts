@@ -9,9 +9,13 @@
  * with the tokens a block holds (the windowed blocks pad the grid to whole windows of 14, the
  * global ones hold the grid as it is). The global blocks' attention maps, `[heads, T, T]`, grow
  * with the square of the grid's T tokens: at 1024 px they are most of the peak. So
- * `perSample = α · linearTokens(S) + β · globalPairs(S)`, with α and β fitted to three small runs:
- * S/4 at batches 1 and 2 (which give the fixed part and S/4's per-sample part) and S/2 at batch 1
- * (S/2's per-sample part).
+ * `perSample = α · linearTokens(S) + β · globalPairs(S)`, with α and β fitted to three smaller runs:
+ * S/2 at batches 2 and 4 (which give the fixed part and S/2's per-sample part) and 3S/4 at batch 2
+ * (3S/4's per-sample part). Smaller probes measure too little: a small run's peak at batch 1 is
+ * the process's start (vit_b: about 745 MiB at 128 and at 192 px alike), not its activations, and
+ * probes at S/4 and S/2 at batches 1 and 2 put vit_b at 256 px, batch 4, at 4585 MiB against its
+ * real 2028-2135 MiB; these probes put it at 2385 MiB (and 384 px, batch 4, at 3336 MiB against
+ * 2978 MiB), so the estimate errs on the safe side by about 10-15%.
  *
  * @module
  */
@@ -49,10 +53,13 @@ export interface TorchMemoryEstimate {
 /** The run is launched only when its estimate, times this, is at most the available memory. */
 export const TORCH_MEMORY_MARGIN = 1.15;
 
-/** The input sides of the probes for a run at `imageSize`: S/4 and S/2, multiples of 16, at least 32. */
+/** The probes' batches: above 1, where a small run's peak is its start's, not its activations'. */
+const PROBE_BATCHES = [2, 4] as const;
+
+/** The input sides of the probes for a run at `imageSize`: S/2 and 3S/4, multiples of 16, at least 32. */
 export function probeSizes(imageSize: number): [number, number] {
   const side = (fraction: number) => Math.max(32, Math.round((imageSize * fraction) / 16) * 16);
-  return [side(1 / 4), side(1 / 2)];
+  return [side(1 / 2), side(3 / 4)];
 }
 
 /**
@@ -101,25 +108,28 @@ export async function estimateTorchMemory(
     probes.push({ imageSize, batch, peakRssMiB });
     return peakRssMiB;
   };
-  const smallOne = await run(small, 1);
-  const smallTwo = await run(small, 2);
-  const mediumOne = await run(medium, 1);
+  const [fewer, more] = PROBE_BATCHES;
+  const smallFewer = await run(small, fewer);
+  const smallMore = await run(small, more);
+  const mediumFewer = await run(medium, fewer);
   // Noise can make a per-sample part come out at or below zero at small sizes: none is.
-  const smallSample = Math.max(smallTwo - smallOne, 0);
-  const fixedMiB = smallOne - smallSample;
-  const mediumSample = Math.max(mediumOne - fixedMiB, smallSample);
+  const smallSample = Math.max((smallMore - smallFewer) / (more - fewer), 0);
+  const fixedMiB = smallFewer - fewer * smallSample;
+  const mediumSample = Math.max((mediumFewer - fixedMiB) / fewer, smallSample);
   const a = activationTerms(architecture, small);
   const b = activationTerms(architecture, medium);
   // Solve [a.l a.g; b.l b.g] [α β]' = [smallSample mediumSample]'.
   const determinant = a.linearTokens * b.globalPairs - b.linearTokens * a.globalPairs;
   let alpha = (smallSample * b.globalPairs - mediumSample * a.globalPairs) / determinant;
   let beta = (a.linearTokens * mediumSample - b.linearTokens * smallSample) / determinant;
-  if (!(determinant !== 0 && alpha >= 0 && beta >= 0)) {
-    // No global blocks, or a fit that a negative coefficient would make too hopeful: the larger
-    // probe's per-sample part grown with the faster-growing term alone (an overestimate).
-    const quadratic = b.globalPairs > 0;
-    alpha = quadratic ? 0 : mediumSample / b.linearTokens;
-    beta = quadratic ? mediumSample / b.globalPairs : 0;
+  if (determinant === 0 || beta < 0) {
+    // No global blocks, or the part grew more slowly than tokens: grown with tokens alone.
+    alpha = mediumSample / b.linearTokens;
+    beta = 0;
+  } else if (alpha < 0) {
+    // It grew faster than the query-key pairs: grown with them alone.
+    alpha = 0;
+    beta = mediumSample / b.globalPairs;
   }
   const target = activationTerms(architecture, architecture.imageSize);
   const perSampleMiB = alpha * target.linearTokens + beta * target.globalPairs;
@@ -131,9 +141,9 @@ export async function estimateTorchMemory(
     fixedMiB: round(fixedMiB),
     perSampleMiB: round(perSampleMiB),
     probes,
-    method: `peak RSS of the same passes at ${small} px (batches 1 and 2) and ${medium} px ` +
-      "(batch 1), fitted as fixed + batch x (a x tokens over the blocks + b x global-attention " +
-      "query-key pairs) and extrapolated",
+    method: `peak RSS of the same passes at ${small} px (batches ${fewer} and ${more}) and ` +
+      `${medium} px (batch ${fewer}), fitted as fixed + batch x (a x tokens over the blocks + ` +
+      "b x global-attention query-key pairs) and extrapolated",
   };
 }
 

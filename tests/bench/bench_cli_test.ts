@@ -11,6 +11,8 @@ Deno.test("mopeft bench prints the timings, memory and machine as JSON", async (
     ok(key in report, `missing "${key}"`);
   }
   ok(!Number.isNaN(Date.parse(report.date)));
+  // This checkout's commit (the tests run from one), dirty or not.
+  ok(/^[0-9a-f]{7,}(-dirty)?$/.test(report.commit), report.commit);
   assertEquals(report.machine.backend, "cpu");
   assertEquals(typeof report.machine.backendNote, "string");
   ok(report.machine.cores >= 1);
@@ -164,8 +166,8 @@ Deno.test("mopeft bench estimates PyTorch's memory from small runs and skips a r
       assertEquals(result.code, 0, result.stderr);
       const report = JSON.parse(result.stdout);
       const runs = (await Deno.readTextFile(`${dir}/runs.log`)).trim().split("\n");
-      // tiny is 128 px: probes at 32 px (batches 1 and 2) and 64 px, then the run itself if it fits.
-      assertEquals(runs, ["32 1", "32 2", "64 1", ...(fits ? ["128 2"] : [])]);
+      // tiny is 128 px: probes at 64 px (batches 2 and 4) and 96 px, then the run itself if it fits.
+      assertEquals(runs, ["64 2", "64 4", "96 2", ...(fits ? ["128 2"] : [])]);
       assertEquals(report.torchMemory.fits, fits);
       assertEquals(report.torchMemory.batch, 2);
       assertEquals(report.torchMemory.fixedMiB, 500);

@@ -26,8 +26,8 @@ Deno.test("activationTerms() counts padded window tokens and global query-key pa
     globalPairs: 4 * 256 * 256,
   });
   assertEquals(activationTerms({ ...VIT_B, blockWindowSizes: [14, 14] }, 256).globalPairs, 0);
-  assertEquals(probeSizes(1024), [256, 512]);
-  assertEquals(probeSizes(64), [32, 32]);
+  assertEquals(probeSizes(1024), [512, 768]);
+  assertEquals(probeSizes(64), [32, 48]);
 });
 
 Deno.test("estimateTorchMemory() recovers a peak that follows its model, from small probes", async () => {
@@ -44,26 +44,35 @@ Deno.test("estimateTorchMemory() recovers a peak that follows its model, from sm
     return Promise.resolve(peak(imageSize, batch));
   });
   // Nothing is run at the size asked about.
-  assertEquals(probes, [[256, 1], [256, 2], [512, 1]]);
+  assertEquals(probes, [[512, 2], [512, 4], [768, 2]]);
   assertEquals(estimate.probes.map((p) => [p.imageSize, p.batch]), probes);
   assertEquals(estimate.fixedMiB, fixed);
   ok(Math.abs(estimate.neededMiB - peak(1024, 4)) <= 1, JSON.stringify(estimate));
   assertEquals([estimate.imageSize, estimate.batch], [1024, 4]);
-  ok(estimate.method.includes("256 px") && estimate.method.includes("512 px"));
+  ok(estimate.method.includes("512 px") && estimate.method.includes("768 px"));
 });
 
-Deno.test("estimateTorchMemory() falls back to the faster-growing term when the fit is negative", async () => {
-  // The medium probe barely above the small one's sample: the fit would make β negative.
-  const values = new Map([["256x1", 1000], ["256x2", 1400], ["512x1", 1500]]);
-  const estimate = await estimateTorchMemory(
-    VIT_B,
-    1,
-    (imageSize, batch) => Promise.resolve(values.get(`${imageSize}x${batch}`)!),
+Deno.test("estimateTorchMemory() grows a part with one term when the fit gives the other a negative weight", async () => {
+  const run = (values: Record<string, number>) =>
+    estimateTorchMemory(
+      VIT_B,
+      1,
+      (imageSize, batch) => Promise.resolve(values[`${imageSize}x${batch}`]!),
+    );
+  const terms = (size: number) => activationTerms(VIT_B, size);
+  // fixed 600 (a sample's part 400 at 512 px), 600 at 768 px: slower than tokens alone.
+  const slow = await run({ "512x2": 1400, "512x4": 2200, "768x2": 1800 });
+  assertEquals(slow.fixedMiB, 600);
+  assertEquals(
+    slow.perSampleMiB,
+    Math.round(600 * terms(1024).linearTokens / terms(768).linearTokens),
   );
-  // fixed 600, S/2's sample 900, grown with the global pairs (x16 from 512 to 1024 px).
-  assertEquals(estimate.fixedMiB, 600);
-  const ratio = activationTerms(VIT_B, 1024).globalPairs / activationTerms(VIT_B, 512).globalPairs;
-  assertEquals(estimate.perSampleMiB, Math.round(900 * ratio));
+  // 400 at 512 px, 5000 at 768 px: faster than the query-key pairs alone.
+  const fast = await run({ "512x2": 1400, "512x4": 2200, "768x2": 10600 });
+  assertEquals(
+    fast.perSampleMiB,
+    Math.round(5000 * terms(1024).globalPairs / terms(768).globalPairs),
+  );
 });
 
 Deno.test("torchMemoryRefusal() refuses a run whose estimate with its margin exceeds what is available", () => {
