@@ -9,13 +9,14 @@
  * with the tokens a block holds (the windowed blocks pad the grid to whole windows of 14, the
  * global ones hold the grid as it is). The global blocks' attention maps, `[heads, T, T]`, grow
  * with the square of the grid's T tokens: at 1024 px they are most of the peak. So
- * `perSample = α · linearTokens(S) + β · globalPairs(S)`, with α and β fitted to three smaller runs:
+ * `perSample = α · tokens(S) + β · globalPairs(S)`, with α and β fitted to three smaller runs:
  * S/2 at batches 2 and 4 (which give the fixed part and S/2's per-sample part) and 3S/4 at batch 2
  * (3S/4's per-sample part). Smaller probes measure too little: a small run's peak at batch 1 is
  * the process's start (vit_b: about 745 MiB at 128 and at 192 px alike), not its activations, and
  * probes at S/4 and S/2 at batches 1 and 2 put vit_b at 256 px, batch 4, at 4585 MiB against its
- * real 2028-2135 MiB; these probes put it at 2385 MiB (and 384 px, batch 4, at 3336 MiB against
- * 2978 MiB), so the estimate errs on the safe side by about 10-15%.
+ * real 2028-2135 MiB; these put it at 2103-2385 MiB. Whether the windowed blocks' padding counts
+ * decides how tokens grow; the fit is made both ways and the larger estimate kept (vit_b at 384 px,
+ * batch 4: 4705 MiB against 2978 real), so it errs on the safe side.
  *
  * @module
  */
@@ -63,26 +64,57 @@ export function probeSizes(imageSize: number): [number, number] {
 }
 
 /**
- * The two token counts a sample's activations grow with at input side `imageSize`: tokens summed
- * over the blocks (windowed blocks padded to whole windows), and query-key pairs summed over the
- * global blocks.
+ * The token counts a sample's activations grow with at input side `imageSize`: tokens summed over
+ * the blocks, with the windowed blocks' grids padded to whole windows (`paddedTokens`: their
+ * attention runs on the padded windows) or not (`linearTokens`: their MLP and norms run on the
+ * grid), and query-key pairs summed over the global blocks.
  */
 export function activationTerms(
   architecture: TorchMemoryArchitecture,
   imageSize: number,
-): { linearTokens: number; globalPairs: number } {
+): { linearTokens: number; paddedTokens: number; globalPairs: number } {
   const grid = Math.ceil(imageSize / architecture.patchSize);
   let linearTokens = 0;
+  let paddedTokens = 0;
   let globalPairs = 0;
   for (const window of architecture.blockWindowSizes) {
+    linearTokens += grid * grid;
     if (window > 0) {
-      linearTokens += (Math.ceil(grid / window) * window) ** 2;
+      paddedTokens += (Math.ceil(grid / window) * window) ** 2;
     } else {
-      linearTokens += grid * grid;
+      paddedTokens += grid * grid;
       globalPairs += grid ** 4;
     }
   }
-  return { linearTokens, globalPairs };
+  return { linearTokens, paddedTokens, globalPairs };
+}
+
+/**
+ * A sample's part at `target` from its parts at two sides, fitted as `α · tokens + β · pairs`
+ * (with one term alone when the fit gives the other a negative weight).
+ */
+function extrapolate(
+  sides: [{ tokens: number; pairs: number; sample: number }, {
+    tokens: number;
+    pairs: number;
+    sample: number;
+  }],
+  target: { tokens: number; pairs: number },
+): number {
+  const [a, b] = sides;
+  const determinant = a.tokens * b.pairs - b.tokens * a.pairs;
+  let alpha = (a.sample * b.pairs - b.sample * a.pairs) / determinant;
+  let beta = (a.tokens * b.sample - b.tokens * a.sample) / determinant;
+  if (determinant === 0 || beta < 0) {
+    // No global blocks, or the part grew more slowly than tokens: grown with tokens alone.
+    alpha = b.sample / b.tokens;
+    beta = 0;
+  } else if (alpha < 0) {
+    // It grew faster than the query-key pairs: grown with them alone.
+    alpha = 0;
+    beta = b.sample / b.pairs;
+  }
+  return alpha * target.tokens + beta * target.pairs;
 }
 
 /**
@@ -118,21 +150,18 @@ export async function estimateTorchMemory(
   const mediumSample = Math.max((mediumFewer - fixedMiB) / fewer, smallSample);
   const a = activationTerms(architecture, small);
   const b = activationTerms(architecture, medium);
-  // Solve [a.l a.g; b.l b.g] [α β]' = [smallSample mediumSample]'.
-  const determinant = a.linearTokens * b.globalPairs - b.linearTokens * a.globalPairs;
-  let alpha = (smallSample * b.globalPairs - mediumSample * a.globalPairs) / determinant;
-  let beta = (a.linearTokens * mediumSample - b.linearTokens * smallSample) / determinant;
-  if (determinant === 0 || beta < 0) {
-    // No global blocks, or the part grew more slowly than tokens: grown with tokens alone.
-    alpha = mediumSample / b.linearTokens;
-    beta = 0;
-  } else if (alpha < 0) {
-    // It grew faster than the query-key pairs: grown with them alone.
-    alpha = 0;
-    beta = mediumSample / b.globalPairs;
-  }
   const target = activationTerms(architecture, architecture.imageSize);
-  const perSampleMiB = alpha * target.linearTokens + beta * target.globalPairs;
+  // Counting the windows' padding or not: each fit errs on one side somewhere (vit_b at 384 px,
+  // batch 4, from 192 and 288 px: 2466 MiB padded, 4705 unpadded, 2978 real; at 256 px from 128
+  // and 192: 2103 padded, 1.6 GiB unpadded, 2046 real), so the larger one is kept.
+  const perSampleMiB = Math.max(
+    ...(["paddedTokens", "linearTokens"] as const).map((tokens) =>
+      extrapolate([
+        { tokens: a[tokens], pairs: a.globalPairs, sample: smallSample },
+        { tokens: b[tokens], pairs: b.globalPairs, sample: mediumSample },
+      ], { tokens: target[tokens], pairs: target.globalPairs })
+    ),
+  );
   const round = (mib: number) => Math.round(mib);
   return {
     imageSize: architecture.imageSize,
