@@ -8,7 +8,13 @@
  */
 import { Command, CommanderError } from "commander";
 import { describeOutOfMemory } from "./lib/backend/out_of_memory.ts";
-import { Interrupted, logError, silenceWasmAbortLine, UsageError } from "./cli/io.ts";
+import {
+  Interrupted,
+  logError,
+  silenceWasmAbortLine,
+  UsageError,
+  watchParentPipe,
+} from "./cli/io.ts";
 import { registerEmbed } from "./cli/embed.ts";
 import { registerTrain } from "./cli/train.ts";
 import { registerEval } from "./cli/eval.ts";
@@ -23,12 +29,15 @@ import { registerDatasets } from "./cli/datasets.ts";
 import { registerConvert } from "./cli/convert.ts";
 import { registerBench } from "./cli/bench.ts";
 import { registerStudy } from "./cli/study.ts";
+import { registerWeb } from "./cli/web.ts";
+import { registerExport } from "./cli/export.ts";
 
 /** Builds the program with every subcommand registered. */
 export function buildProgram(): Command {
   const program = new Command("mopeft")
     .description(
-      "Fine-tune the Segment Anything Model for semantic segmentation with a Mixture of PEFTs.",
+      "Fine-tune the Segment Anything Model for semantic segmentation or object detection " +
+        "with a Mixture of PEFTs.",
     )
     .version("0.1.0")
     .exitOverride()
@@ -42,7 +51,18 @@ export function buildProgram(): Command {
   for (const register of commands) register(program);
   // Subcommands inherit the parent's error handling so that usage errors exit with code 2.
   for (const sub of program.commands) sub.exitOverride();
+  markRequired(program);
   return program;
+}
+
+/** Ends the help text of every mandatory option, in every (sub)command, with "(required)". */
+function markRequired(command: Command): void {
+  for (const option of command.options) {
+    if (option.mandatory && !option.description.includes("(required")) {
+      option.description = `${option.description} (required)`;
+    }
+  }
+  for (const sub of command.commands) markRequired(sub);
 }
 
 const commands: Array<(program: Command) => void> = [
@@ -60,6 +80,8 @@ const commands: Array<(program: Command) => void> = [
   registerConvert,
   registerBench,
   registerStudy,
+  registerWeb,
+  registerExport,
 ];
 
 /** Runs the command line with `args` and returns the exit code. */
@@ -98,5 +120,6 @@ export async function main(args: string[]): Promise<number> {
 
 if (import.meta.main) {
   silenceWasmAbortLine();
+  watchParentPipe();
   Deno.exit(await main(Deno.args));
 }

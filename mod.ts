@@ -81,7 +81,13 @@ export {
   preprocessImage,
 } from "./lib/encoder/preprocess.ts";
 export { decodeMasks, type MaskPrediction } from "./lib/decoder/mask_decoder.ts";
-export { densePositionalEncoding, noMaskEmbedding } from "./lib/decoder/prompt_encoder.ts";
+export {
+  densePositionalEncoding,
+  maskPromptEmbedding,
+  noMaskEmbedding,
+  pointEmbeddings,
+  pointPositionalEncoding,
+} from "./lib/decoder/prompt_encoder.ts";
 export { postprocessMasks } from "./lib/decoder/postprocess.ts";
 export {
   initialSemanticDecoder,
@@ -125,6 +131,7 @@ export {
 export { findDataset, findDatasetByFolder, MESS_DATASETS } from "./lib/data/registry.ts";
 export { resolveDataset } from "./lib/data/resolve.ts";
 export { loadSplit } from "./lib/data/split.ts";
+export { defaultSplit, type SplitPurpose } from "./lib/data/split_choice.ts";
 export { SegmentationReader } from "./lib/data/reader.ts";
 export { cutTiles, planTiles } from "./lib/data/tiler.ts";
 export { TileStitcher } from "./lib/data/stitcher.ts";
@@ -164,8 +171,8 @@ export { resultsSvg } from "./lib/study/results_svg.ts";
 export { THESIS_EFFICIENCY, THESIS_RESULT_TABLES } from "./lib/study/thesis_tables.ts";
 
 // Detection datasets and scores.
+export type { BoxXywh } from "./lib/image/box.ts";
 export type {
-  BoxXywh,
   ClassCategory,
   DetectionImage,
   DetectionObject,
@@ -173,26 +180,34 @@ export type {
 } from "./lib/data/detection_split.ts";
 export { findCocoSplit, parseCocoInstances, readCocoSplit } from "./lib/data/coco.ts";
 export { type CocoResult, cocoResultsToEval, toCocoResults } from "./lib/data/coco_results.ts";
-export { parseFair1mXml, readFair1mSplit } from "./lib/data/fair1m.ts";
-export { FAIR1M_CLASS_CATEGORIES, FAIR1M_CLASS_NAMES } from "./lib/data/fair1m_classes.ts";
+export { fair1mClasses, parseFair1mXml, readFair1mSplit } from "./lib/data/fair1m.ts";
+export {
+  FAIR1M_CLASS_CATEGORIES,
+  FAIR1M_CLASS_NAMES,
+  fair1mClassName,
+} from "./lib/data/fair1m_classes.ts";
+export { cocoIdProblems, describeCocoIdProblems } from "./lib/data/coco_ids.ts";
 export { mapClassesByName, remapDetectionSplit } from "./lib/data/detection_classes.ts";
 export {
   type DatasetLayout,
   detectionLayout,
   loadDetectionSplit,
 } from "./lib/data/detection_layout.ts";
-export { type DetectionTile, objectsInTile } from "./lib/data/detection_tiles.ts";
+export {
+  type DetectionTile,
+  objectsInTile,
+  TILE_KEEP_FRACTION,
+} from "./lib/data/detection_tiles.ts";
 export { DetectionReader } from "./lib/data/detection_reader.ts";
 export { fillBox, fillPolygon, rasterizeObject } from "./lib/image/rasterize.ts";
-export {
-  boxIou,
-  cocoEvaluate,
-  type EvalImage,
-  type ScoredDetection,
-} from "./lib/metrics/coco_eval.ts";
+export type { EvalImage, ScoredDetection } from "./lib/data/detections.ts";
+export { boxIou, type CocoEvalOptions, cocoEvaluate } from "./lib/metrics/coco_eval.ts";
 export { voc07ApPerClass } from "./lib/metrics/voc07.ts";
 export {
+  CATEGORY_MEANS_NOTE,
   type DetectionReport,
+  type DetectionReportOptions,
+  isOtherClass,
   makeDetectionReport,
   mergeDetectionReports,
 } from "./lib/metrics/detection_report.ts";
@@ -229,3 +244,39 @@ export { tileDetections, topPairs } from "./lib/eval/detect_tile.ts";
 export { type DetectFn, detectImage } from "./lib/eval/detect_image.ts";
 export { evaluateDetections, shardImages } from "./lib/eval/detect_evaluate.ts";
 export { detectionsSvg, writeDetectionsPng } from "./lib/eval/detect_draw.ts";
+
+// A run as a web page (mopeft web), and a run opened from bytes (what the page fetches).
+export { openRunFromBytes, type RunBytes } from "./lib/run/run_bytes.ts";
+export { parseSafetensorsBytes, type SafetensorsBytes } from "./lib/io/safetensors_bytes.ts";
+export { sha256Bytes } from "./lib/io/sha256_bytes.ts";
+export {
+  buildSite,
+  type BuildSiteOptions,
+  bundlePage,
+  checkSiteTarget,
+  type SiteSummary,
+} from "./lib/web/build_site.ts";
+export { resolveInside, serveSite, type SiteServer } from "./lib/web/serve.ts";
+export { SITE_FILE, type SiteManifest } from "./lib/web/site_manifest.ts";
+// ONNX export: encoder (with every PEFT module and gate), head, promptable decoder, model.json.
+export {
+  checkOutFolder,
+  type ExportOptions,
+  type ExportResult,
+  exportRun,
+  writeExport,
+} from "./lib/export/export_run.ts";
+export { checkExport, type ExportCheck, type OutputDifference } from "./lib/export/check.ts";
+export { EXPORT_MANIFEST_FILE, type ExportManifest } from "./lib/export/manifest.ts";
+export { buildEncoderGraph } from "./lib/export/encoder_graph.ts";
+export { buildHeadGraph } from "./lib/export/head_graph.ts";
+export { buildDecoderGraph, promptDecoderWeights } from "./lib/export/decoder_graph.ts";
+export { encodeOnnxModel, SUPPORTED_OPSETS, writeOnnxModel } from "./lib/export/onnx_file.ts";
+export { OnnxGraph } from "./lib/export/onnx_graph.ts";
+export { type OnnxSession, openOnnxSession } from "./lib/export/onnx_runtime.ts";
+export {
+  type OnnxPredictor,
+  openOnnxPredictor,
+  readExportManifest,
+} from "./lib/export/onnx_predictor.ts";
+export { benchOnnxEncoders, type OnnxEncoderBench } from "./lib/export/onnx_bench.ts";

@@ -8,7 +8,7 @@ import { type Command, Option } from "commander";
 import { benchReader, type ReaderBenchResult } from "../lib/bench/reader_bench.ts";
 import { BENCH_SIZES, benchSize } from "../lib/bench/bench_sizes.ts";
 import { machineInfo } from "../lib/bench/machine_info.ts";
-import { benchModel } from "../lib/bench/model_bench.ts";
+import { benchModel, type ModelBenchResult } from "../lib/bench/model_bench.ts";
 import { randomSamWeights } from "../lib/bench/random_weights.ts";
 import {
   DEFAULT_PYTHON,
@@ -29,6 +29,7 @@ import { isMethodName, METHOD_NAMES, type MethodName, methodSpec } from "../lib/
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { log, printJson, setQuiet, UsageError } from "./io.ts";
 import { nonNegativeNumber } from "./options.ts";
+import { benchOnnxEncoders } from "../lib/export/onnx_bench.ts";
 
 const DEFAULT_METHODS = "decoder,lora,prefix,adapter,mopeft";
 
@@ -46,6 +47,7 @@ interface BenchOptions {
   torchDevice: string;
   torchPython: string;
   reader: boolean;
+  onnx: boolean;
   mosaConsistency?: number;
   profile: boolean;
   backend: string;
@@ -115,6 +117,11 @@ export function registerBench(program: Command): void {
     )
     .option("--reader", "also run the streaming-reader benchmark", false)
     .option(
+      "--onnx",
+      "also time each method's exported encoder.onnx in onnxruntime (CPU, batch 1), after ours",
+      false,
+    )
+    .option(
       "--mosa-consistency <W>",
       "MoSA's consistency weight for the mosa step (default 1; 0 times it without the second pass)",
       nonNegativeNumber,
@@ -154,7 +161,8 @@ export function registerBench(program: Command): void {
         `${plan.batch}, on ${choice.backend}; ${plan.warmup} warm-up + ${plan.runs} runs each`,
     );
     const machine = machineInfo(choice);
-    let ours;
+    let ours: ModelBenchResult | undefined;
+    let onnx: { batch: 1; encoders: unknown[] } | undefined;
     try {
       ours = await benchModel(weights, {
         batch: plan.batch,
@@ -166,6 +174,32 @@ export function registerBench(program: Command): void {
         profile: options.profile,
         onProgress: (line) => log(`mopeft: ${line}`),
       });
+      if (options.onnx) {
+        log("mopeft: the exported encoders in onnxruntime");
+        const encoders = await benchOnnxEncoders(weights, {
+          methods: plan.methods.filter((m) => methodSpec(m).modules.length > 0),
+          runs: plan.runs,
+          warmup: plan.warmup,
+          onProgress: (line) => log(`mopeft: ${line}`),
+        });
+        const oursFor = (method: string) =>
+          method === "plain"
+            ? ours!.forward.medianMs
+            : ours!.methods.find((m) => m.method === method)?.forward?.medianMs;
+        onnx = {
+          batch: 1,
+          encoders: encoders.map((e) => {
+            const mine = oursFor(e.method);
+            return {
+              ...e,
+              // Ours over onnxruntime's, like for like only at batch 1.
+              oursOverOnnx: mine !== undefined && plan.batch === 1
+                ? Math.round((mine / e.forward.medianMs) * 100) / 100
+                : null,
+            };
+          }),
+        };
+      }
     } finally {
       try {
         weights.dispose();
@@ -253,6 +287,7 @@ export function registerBench(program: Command): void {
       torchMemory,
       overTorch,
       ...(reader ? { reader } : {}),
+      ...(onnx ? { onnx } : {}),
       seconds: Math.round((performance.now() - started) / 100) / 10,
     });
   });

@@ -6,6 +6,7 @@
 import type { Command } from "commander";
 import { resolveDataset } from "../lib/data/resolve.ts";
 import { type DatasetSplit, loadSplit } from "../lib/data/split.ts";
+import { describeSplit, type SplitPurpose } from "../lib/data/split_choice.ts";
 import { verifySplit } from "../lib/data/verify_split.ts";
 import { log } from "./io.ts";
 import { openFraction } from "./options.ts";
@@ -22,13 +23,33 @@ export interface DataOptions {
   skipBad?: boolean;
 }
 
-/** Adds the dataset options to `command`. */
-export function addDataOptions(command: Command, defaultSplit: string): Command {
+/**
+ * The `--split` help of a command that reads a dataset `for` a purpose: the rule of
+ * `split_choice.ts`, as the user meets it.
+ */
+export function splitHelp(purpose: SplitPurpose, holdoutFromTraining = false): string {
+  if (purpose === "train") {
+    return "split to train on (default: train, else an error listing the splits)";
+  }
+  return "split to use (default: test when the data has it, else its one evaluation split such as " +
+    "val, else an error listing the splits; train only when named" +
+    (holdoutFromTraining ? "; with --holdout: the training split's held-out part)" : ")");
+}
+
+/**
+ * Adds the dataset options to `command`; `purpose` sets the default split (`--split`'s help),
+ * `holdoutFromTraining` says that with `--holdout` it is the training split's.
+ */
+export function addDataOptions(
+  command: Command,
+  purpose: SplitPurpose,
+  holdoutFromTraining = false,
+): Command {
   return command
     .option("--data <dir>", "dataset folder: <MESS root>/<dataset folder>, or your own dataset")
     .option("--dataset <id>", "MESS dataset id (see `mopeft datasets`), with --root")
     .option("--root <dir>", "MESS root folder holding the dataset folders")
-    .option("--split <name>", `split to use (default ${defaultSplit})`)
+    .option("--split <name>", splitHelp(purpose, holdoutFromTraining))
     .option("--variant <name>", "dataset variant (PAXRay label set, irrg/rgb, PST900 modality)")
     .option(
       "--holdout <fraction>",
@@ -39,12 +60,14 @@ export function addDataOptions(command: Command, defaultSplit: string): Command 
 }
 
 /**
- * Resolves and lists a split. With `holdout`, `part` picks the training part or the held-out one
- * of the split, seeded by `seed`.
+ * Resolves and lists a split: `split`, or without it the one `purpose` takes (named on stderr).
+ * With `holdout`, `part` picks the training part or the held-out one of the split, seeded by
+ * `seed`.
  */
 export async function loadDataSplit(
   options: DataOptions,
-  split: string,
+  split: string | undefined,
+  purpose: SplitPurpose,
   holdout?: { part: "train" | "heldOut"; seed: number },
 ): Promise<DatasetSplit> {
   const dataset = await resolveDataset({
@@ -52,8 +75,10 @@ export async function loadDataSplit(
     dataset: options.dataset,
     root: options.root,
     split,
+    purpose,
     variant: options.variant,
   });
+  log(describeSplit(dataset.root, dataset.split, split !== undefined, purpose));
   return await loadSplit(dataset, {
     skipBad: options.skipBad,
     onSkip: (skipped) => log(`mopeft: skipped ${skipped.path}: ${skipped.reason}`),

@@ -5,6 +5,7 @@
  */
 import type { Command } from "commander";
 import { SegmentationReader } from "../lib/data/reader.ts";
+import type { SplitPurpose } from "../lib/data/split_choice.ts";
 import { evaluateDetections, shardImages } from "../lib/eval/detect_evaluate.ts";
 import { evaluate } from "../lib/eval/evaluate.ts";
 import { type OpenRun, openRun } from "../lib/run/open_run.ts";
@@ -15,9 +16,12 @@ import { nonNegativeInteger, positiveInteger, shardSpec } from "./options.ts";
 import { createProgress } from "./progress.ts";
 import {
   addDetectionDataOptions,
+  addStrictIdsOption,
   checkDatasetTask,
+  checkStrictIds,
   dataLayout,
   loadTaskDetectionSplit,
+  printIdWarning,
   type TaskDataOptions,
 } from "./task_options.ts";
 
@@ -31,6 +35,7 @@ interface EvalOptions extends DataOptions, TaskDataOptions {
   backend: string;
   verbose: boolean;
   quiet: boolean;
+  strictIds?: boolean;
 }
 
 /** Registers `mopeft eval`. */
@@ -55,8 +60,9 @@ export function registerEval(program: Command): void {
     .option("--batch-size <n>", "tiles per forward pass", positiveInteger, 1)
     .option("--seed <n>", "seed of --holdout (use the training run's)", nonNegativeInteger, 0)
     .option("--quiet", "no progress output", false);
-  addDataOptions(command, "test");
+  addDataOptions(command, "evaluate", true);
   addDetectionDataOptions(command);
+  addStrictIdsOption(command);
   addBackendOptions(command).action(async (options: EvalOptions) => {
     setQuiet(options.quiet);
     if (!options.peft) {
@@ -79,11 +85,17 @@ export function registerEval(program: Command): void {
   });
 }
 
+/** The training split's held-out part under `--holdout`, else an evaluation split. */
+function splitPurpose(options: EvalOptions): SplitPurpose {
+  return options.holdout === undefined ? "evaluate" : "train";
+}
+
 async function evalDetection(options: EvalOptions, run: OpenRun): Promise<void> {
-  const split = await loadTaskDetectionSplit(options, options.split, {
+  const split = await loadTaskDetectionSplit(options, options.split, splitPurpose(options), {
     part: "heldOut",
     seed: options.seed,
   });
+  checkStrictIds(split, options.strictIds);
   const imageSize = run.base.weights.architecture.encoder.imageSize;
   const progress = createProgress({
     label: "eval",
@@ -101,6 +113,7 @@ async function evalDetection(options: EvalOptions, run: OpenRun): Promise<void> 
     skipBad: options.skipBad,
     onSkip: (skipped) => log(`mopeft: skipped ${skipped.path}: ${skipped.reason}`),
     onImage: () => progress.update(++done),
+    onWarning: printIdWarning,
   });
   progress.done();
   printJson({
@@ -115,7 +128,7 @@ async function evalDetection(options: EvalOptions, run: OpenRun): Promise<void> 
 }
 
 async function evalSemantic(options: EvalOptions, run: OpenRun): Promise<void> {
-  const split = await loadDataSplit(options, options.split ?? "test", {
+  const split = await loadDataSplit(options, options.split, splitPurpose(options), {
     part: "heldOut",
     seed: options.seed,
   });

@@ -57,7 +57,7 @@ export function registerInspectGates(program: Command): void {
     .option("--batch-size <n>", "tiles per forward pass", positiveInteger, 1)
     .option("--seed <n>", "seed of --holdout (use the training run's)", nonNegativeInteger, 0)
     .option("--quiet", "no progress output", false);
-  addDataOptions(command, "test");
+  addDataOptions(command, "evaluate", true);
   addDetectionDataOptions(command);
   addBackendOptions(command).action(async (options: InspectOptions) => {
     setQuiet(options.quiet);
@@ -72,9 +72,11 @@ export function registerInspectGates(program: Command): void {
       const imageSize = run.base.weights.architecture.encoder.imageSize;
       // The gates live in the encoder: any run's gates can be read on either task's images.
       let reader: ImageSource;
+      // Under --holdout: the held-out part of the split training used.
+      const purpose = options.holdout === undefined ? "evaluate" : "train";
       let dataset: { id: string; name: string; split: string; images: number };
       if (layoutTask(await dataLayout(options)) === "detection") {
-        const split = await loadTaskDetectionSplit(options, options.split, {
+        const split = await loadTaskDetectionSplit(options, options.split, purpose, {
           part: "heldOut",
           seed: options.seed,
         });
@@ -86,7 +88,7 @@ export function registerInspectGates(program: Command): void {
           images: split.images.length,
         };
       } else {
-        const split = await loadDataSplit(options, options.split ?? "test", {
+        const split = await loadDataSplit(options, options.split, purpose, {
           part: "heldOut",
           seed: options.seed,
         });

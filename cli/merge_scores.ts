@@ -8,6 +8,7 @@ import type { Command } from "commander";
 import { isDetectionReport, mergeDetectionReports } from "../lib/metrics/detection_report.ts";
 import { mergeNamedScores } from "../lib/metrics/report.ts";
 import { printJson, UsageError } from "./io.ts";
+import { printIdWarning } from "./task_options.ts";
 
 /** Registers `mopeft merge-scores`. */
 export function registerMergeScores(program: Command): void {
@@ -32,7 +33,9 @@ export function registerMergeScores(program: Command): void {
             `report, "${reports[0]!.source}" a ${detection[0] ? "detection" : "semantic"} one`,
         );
       }
-      printJson(detection[0] ? mergeDetectionReports(reports) : mergeNamedScores(reports));
+      printJson(
+        detection[0] ? mergeDetectionReports(reports, printIdWarning) : mergeNamedScores(reports),
+      );
     });
 }
 

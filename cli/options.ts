@@ -52,6 +52,15 @@ export function openFraction(value: string): number {
   return number;
 }
 
+/** Parses a fraction from 0 up to, not including, 1 (`--tile-keep 0.7`). */
+export function fractionBelowOne(value: string): number {
+  const number = Number(value);
+  if (value.trim() === "" || !(number >= 0 && number < 1)) {
+    throw new InvalidArgumentError("expected a number from 0 up to (not including) 1.");
+  }
+  return number;
+}
+
 /** Parses `I/N` (`--shard 0/4`): shard I of N, 0 <= I < N. */
 export function shardSpec(value: string): { index: number; count: number } {
   const match = /^(\d+)\/(\d+)$/.exec(value.trim());
@@ -108,4 +117,13 @@ export async function applyConfigFile(
     }
     options[name] = parsedValue;
   }
+}
+
+/** A comma-separated list of names (`--classes a,b,c`), spaces around each trimmed. */
+export function nameList(value: string): string[] {
+  const names = value.split(",").map((name) => name.trim());
+  if (names.length === 0 || names.some((name) => name.length === 0)) {
+    throw new InvalidArgumentError(`expected names separated by commas, got "${value}"`);
+  }
+  return names;
 }

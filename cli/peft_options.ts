@@ -31,7 +31,10 @@ export interface PeftOptions {
 
 /** Adds `--method` and every PEFT hyperparameter option to `command`. */
 export function addPeftOptions(command: Command, methodRequired = true): Command {
-  const method = new Option("--method <name>", "fine-tuning method").choices(METHOD_NAMES);
+  const method = new Option(
+    "--method <name>",
+    methodRequired ? "fine-tuning method" : "fine-tuning method (required, unless --resume)",
+  ).choices(METHOD_NAMES);
   if (methodRequired) method.makeOptionMandatory();
   return command
     .addOption(method)
@@ -51,7 +54,7 @@ export function addPeftOptions(command: Command, methodRequired = true): Command
     .option("--mosa-parts <K>", "MoSA experts per split projection (default 4)", positiveInteger)
     .addOption(
       new Option(
-        "--mosa-share <projection>",
+        "--mosa-share <down|up|none>",
         "MoSA: the adapter projection kept dense and shared (default down), or none",
       ).choices([...MOSA_SHARES]),
     )

@@ -7,7 +7,8 @@ import type { Command } from "commander";
 import { basename, extname, join } from "node:path";
 import { decodeRgb } from "../lib/image/decode.ts";
 import { writeLabelPng } from "../lib/image/label_png.ts";
-import { predictImage } from "../lib/eval/predict_image.ts";
+import { type PredictFn, predictImage } from "../lib/eval/predict_image.ts";
+import { openOnnxPredictor } from "../lib/export/onnx_predictor.ts";
 import { classPalette, writeOverlayPng } from "../lib/image/palette.ts";
 import { remapDetectionSplit } from "../lib/data/detection_classes.ts";
 import { toCocoResults } from "../lib/data/coco_results.ts";
@@ -34,8 +35,9 @@ const DETECTIONS_FILE = "detections.json";
 
 interface PredictOptions extends DataOptions, TaskDataOptions {
   minScore: number;
-  checkpoint: string;
-  peft: string;
+  checkpoint?: string;
+  peft?: string;
+  onnx?: string;
   image?: string[];
   out: string;
   color: boolean;
@@ -51,13 +53,23 @@ export function registerPredict(program: Command): void {
   const command = program.command("predict")
     .description(
       "Write a class-index PNG per image at the image's size (with --color also a palette PNG " +
-        "and an overlay on the image)",
+        "and an overlay on the image); for a detection run, the boxes as COCO results JSON (detections.json) " +
+        "(with --color also each image with its boxes drawn)",
     )
-    .requiredOption("--checkpoint <file>", "SAM checkpoint (.safetensors) the run was trained on")
-    .requiredOption("--peft <dir>", "trained run folder (from mopeft train)")
+    .option("--checkpoint <file>", "SAM checkpoint (.safetensors) the run was trained on")
+    .option("--peft <dir>", "trained run folder (from mopeft train)")
+    .option(
+      "--onnx <dir>",
+      "predict with a semantic export (from mopeft export) in onnxruntime instead of " +
+        "--checkpoint and --peft",
+    )
     .option("--image <files...>", "image files to predict")
     .requiredOption("--out <dir>", "folder for the PNGs")
-    .option("--color", "also write <name>_color.png and <name>_overlay.png", false)
+    .option(
+      "--color",
+      "also write <name>_color.png and <name>_overlay.png; for a detection run <name>_boxes.png",
+      false,
+    )
     .option(
       "--overlap <pixels>",
       "pixels shared by neighbouring tiles (default S/8)",
@@ -71,71 +83,114 @@ export function registerPredict(program: Command): void {
       0.3,
     )
     .option("--quiet", "no progress output", false);
-  addDataOptions(command, "test");
+  addDataOptions(command, "evaluate");
   addDetectionDataOptions(command);
   addBackendOptions(command).action(async (options: PredictOptions) => {
     setQuiet(options.quiet);
     if (!options.image && !options.data && !options.dataset && !options.annotations) {
       throw new UsageError("predict needs --image FILE... or a dataset (--data DIR)");
     }
+    if (options.onnx && (options.checkpoint || options.peft)) {
+      throw new UsageError("predict takes --onnx DIR or --checkpoint and --peft, not both");
+    }
+    if (!options.onnx && !(options.checkpoint && options.peft)) {
+      throw new UsageError("predict needs --checkpoint FILE and --peft DIR (or --onnx DIR)");
+    }
     await startBackend(options);
+    if (options.onnx) {
+      const images = options.image ??
+        (await loadDataSplit(options, options.split, "evaluate")).pairs.map((pair) =>
+          pair.imagePath
+        );
+      const onnx = await openOnnxPredictor(options.onnx);
+      try {
+        await predictSemantic(
+          options,
+          images,
+          onnx.manifest.classNames,
+          onnx.imageSize,
+          onnx.predict,
+        );
+      } finally {
+        await onnx.close();
+      }
+      return;
+    }
     const layout = options.image ? undefined : await dataLayout(options);
-    const run = await openRun(options.checkpoint, options.peft);
+    const run = await openRun(options.checkpoint!, options.peft!);
     try {
       if (layout) checkDatasetTask(run.model.head.task, layout, options, "predict with");
       if (run.model.head.task === "detection") {
         const split = options.image
           ? undefined
-          : await loadTaskDetectionSplit(options, options.split);
+          : await loadTaskDetectionSplit(options, options.split, "evaluate");
         const files = options.image ?? split!.images.map((image) => image.file);
         await predictDetections(options, run, files, split);
         return;
       }
       const images = options.image ??
-        (await loadDataSplit(options, options.split ?? "test")).pairs.map((pair) => pair.imagePath);
-      await Deno.mkdir(options.out, { recursive: true });
-      const imageSize = run.base.weights.architecture.encoder.imageSize;
-      const numClasses = run.manifest.classNames.length;
-      const palette = classPalette(numClasses);
-      const progress = createProgress({
-        label: "predict",
-        total: images.length,
-        unit: "image",
-        quiet: options.quiet,
-      });
-      const written: string[] = [];
-      for (const [index, path] of images.entries()) {
-        const image = await decodeRgb(path);
-        const { classes } = await predictImage((batch) => run.model.forward(batch), image, {
-          size: imageSize,
-          overlap: options.overlap ?? Math.floor(imageSize / 8),
-          numClasses,
-          batchSize: options.batchSize,
-        });
-        const stem = basename(path, extname(path));
-        const target = join(options.out, `${stem}.png`);
-        await writeLabelPng(target, classes.data, classes);
-        written.push(target);
-        if (options.color) {
-          await writeLabelPng(join(options.out, `${stem}_color.png`), classes.data, {
-            width: classes.width,
-            height: classes.height,
-            palette,
-          });
-          await writeOverlayPng(join(options.out, `${stem}_overlay.png`), image, classes, palette);
-        }
-        progress.update(index + 1);
-      }
-      progress.done();
-      printJson({
-        out: options.out,
-        images: written.length,
-        classNames: run.manifest.classNames,
-        files: written,
-      });
+        (await loadDataSplit(options, options.split, "evaluate")).pairs.map((pair) =>
+          pair.imagePath
+        );
+      await predictSemantic(
+        options,
+        images,
+        run.manifest.classNames,
+        run.base.weights.architecture.encoder.imageSize,
+        (batch) => run.model.forward(batch),
+      );
     } finally {
       run.dispose();
     }
+  });
+}
+
+/** A semantic run's predict (the tfjs model or an ONNX export): class-index PNGs per image. */
+async function predictSemantic(
+  options: PredictOptions,
+  images: string[],
+  classNames: string[],
+  imageSize: number,
+  predict: PredictFn,
+): Promise<void> {
+  await Deno.mkdir(options.out, { recursive: true });
+  const numClasses = classNames.length;
+  const palette = classPalette(numClasses);
+  const progress = createProgress({
+    label: "predict",
+    total: images.length,
+    unit: "image",
+    quiet: options.quiet,
+  });
+  const written: string[] = [];
+  for (const [index, path] of images.entries()) {
+    const image = await decodeRgb(path);
+    const { classes } = await predictImage(predict, image, {
+      size: imageSize,
+      overlap: options.overlap ?? Math.floor(imageSize / 8),
+      numClasses,
+      batchSize: options.batchSize,
+    });
+    const stem = basename(path, extname(path));
+    const target = join(options.out, `${stem}.png`);
+    await writeLabelPng(target, classes.data, classes);
+    written.push(target);
+    if (options.color) {
+      await writeLabelPng(join(options.out, `${stem}_color.png`), classes.data, {
+        width: classes.width,
+        height: classes.height,
+        palette,
+      });
+      await writeOverlayPng(join(options.out, `${stem}_overlay.png`), image, classes, palette);
+    }
+    progress.update(index + 1);
+  }
+  progress.done();
+  printJson({
+    out: options.out,
+    images: written.length,
+    classNames,
+    files: written,
   });
 }
 

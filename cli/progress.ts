@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { writeAll } from "./io.ts";
 
 /** Where progress goes: stderr by default; tests pass a capturing stream. */
 export interface ProgressStream {
@@ -24,6 +25,11 @@ export interface ProgressOptions {
   label: string;
   /** How many units the work has; unknown totals show no bar, percentage or ETA. */
   total?: number;
+  /**
+   * Units done before this process began (a resumed run's steps): the counts shown are the whole
+   * work's, the rate and the final line's count this process's alone.
+   */
+  start?: number;
   /** What one unit of work is, for `12/100 images` and `3.2 images/s`. */
   unit: "step" | "image";
   /** `--quiet`: write nothing at all. */
@@ -59,7 +65,10 @@ const RATE_WINDOW_MS = 30_000;
 const encoder = new TextEncoder();
 
 const stderrStream: ProgressStream = {
-  writeSync: (bytes) => Deno.stderr.writeSync(bytes),
+  writeSync: (bytes) => {
+    writeAll(Deno.stderr, bytes);
+    return bytes.length;
+  },
   isTerminal: () => Deno.stderr.isTerminal(),
   columns: () => {
     try {
@@ -115,7 +124,8 @@ class ProgressDisplay implements Progress {
     this.#color = options.color ?? (this.#terminal && !Deno.noColor);
     this.#now = options.now ?? (() => performance.now());
     this.#started = this.#now();
-    this.#samples.push({ time: this.#started, done: 0 });
+    this.#doneCount = options.start ?? 0;
+    this.#samples.push({ time: this.#started, done: this.#doneCount });
   }
 
   update(done: number, fields?: ProgressFields): void {
@@ -203,13 +213,18 @@ class ProgressDisplay implements Progress {
   }
 
   #finalLine(time: number): string {
-    const { label, unit } = this.#options;
+    const { label, unit, total } = this.#options;
     const seconds = (time - this.#started) / 1000;
-    const done = this.#doneCount;
+    const start = this.#options.start ?? 0;
+    const done = this.#doneCount - start;
     const fields = formatFields(this.#fields);
     const rate = seconds > 0 ? done / seconds : 0;
+    const resumed = start > 0
+      ? `, resumed at ${unit} ${start} (run total ${this.#doneCount}` +
+        `${total !== undefined ? `/${total}` : ""} ${plural(unit, total ?? this.#doneCount)})`
+      : "";
     return `${label}: ${done} ${plural(unit, done)} in ${formatDuration(seconds)} ` +
-      `(${formatRate(rate, unit)})${fields ? `, ${fields}` : ""}`;
+      `(${formatRate(rate, unit)})${resumed}${fields ? `, ${fields}` : ""}`;
   }
 
   /** Units per second over the recent window. */

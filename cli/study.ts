@@ -21,7 +21,7 @@ import { type Shard, shardFromEnvironment } from "../lib/study/shard.ts";
 import { cellState, studyStatus } from "../lib/study/status.ts";
 import { readStudyFolder } from "../lib/study/study_folder.ts";
 import { THESIS_TABLE_IDS } from "../lib/study/thesis_tables.ts";
-import { Interrupted, log, printJson, setQuiet, STOP_SIGNALS, UsageError } from "./io.ts";
+import { Interrupted, log, printJson, setQuiet, STOP_SIGNALS, UsageError, writeAll } from "./io.ts";
 import { positiveInteger, shardSpec } from "./options.ts";
 
 interface StudyInputOptions {
@@ -79,9 +79,14 @@ export function registerStudy(program: Command): void {
   ).action(async (file: string, options: StudyInputOptions) => {
     const loaded = await loadStudy(file, options);
     const lines: string[] = [];
-    for (const cell of studyCells(loaded.study)) {
+    const counts = { done: 0, running: 0 };
+    const cells = studyCells(loaded.study);
+    for (const cell of cells) {
       const { state } = await cellState(options.out, cell);
-      if (state === "done" || state === "running") continue;
+      if (state === "done" || state === "running") {
+        counts[state]++;
+        continue;
+      }
       lines.push(shellLine([
         ...mopeftProgram(),
         "study",
@@ -95,7 +100,13 @@ export function registerStudy(program: Command): void {
         cell.id,
       ]));
     }
-    if (lines.length) Deno.stdout.writeSync(new TextEncoder().encode(lines.join("\n") + "\n"));
+    if (lines.length) writeAll(Deno.stdout, new TextEncoder().encode(lines.join("\n") + "\n"));
+    else {
+      log(
+        `mopeft study: nothing to do: ${cells.length} cell${cells.length === 1 ? "" : "s"}, ` +
+          `${counts.done} done, ${counts.running} running`,
+      );
+    }
   });
 
   study.command("status")
@@ -171,8 +182,16 @@ async function studyRun(file: string, options: RunOptions): Promise<void> {
         started.set(cell.id, performance.now());
         log(`mopeft study: [${position + 1}/${count}] ${cell.id}`);
       },
-      onStage: (_cell, stage: CellStage, resumed) =>
-        log(`  ${stage}${resumed ? " (resuming the interrupted run)" : ""}`),
+      onStage: (_cell, stage: CellStage, resumed, redone) =>
+        log(
+          `  ${stage}${
+            resumed
+              ? " (resuming the interrupted run)"
+              : redone
+              ? ` (interrupted before; redone from scratch: ${redone})`
+              : ""
+          }`,
+        ),
       onOutput: (_cell, _stage, line) => log(`    ${line}`),
       onCellEnd: (cell, outcome) => {
         const seconds = (performance.now() - (started.get(cell.id) ?? 0)) / 1000;

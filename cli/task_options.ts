@@ -13,8 +13,11 @@ import {
 } from "../lib/data/detection_layout.ts";
 import type { DetectionSplit } from "../lib/data/detection_split.ts";
 import { splitHoldout } from "../lib/data/holdout.ts";
+import { cocoIdProblems, describeCocoIdProblems } from "../lib/data/coco_ids.ts";
+import { describeSplit, type SplitPurpose } from "../lib/data/split_choice.ts";
 import type { HeadConfig } from "../lib/decoder/head.ts";
-import { UsageError } from "./io.ts";
+import { log, logError, UsageError } from "./io.ts";
+import { nameList } from "./options.ts";
 
 /** What a run learns. */
 export type Task = HeadConfig["task"];
@@ -29,13 +32,23 @@ export interface TaskDataOptions {
   annotations?: string;
   /** A seeded, image-level hold-out carved from the split (as for semantic data). */
   holdout?: number;
+  /** FAIR-1M-layout data: the classes, in this order. */
+  classes?: string[];
 }
 
-/** Adds `--images` and `--annotations` (a COCO annotation file and its images folder). */
+/** `--classes`' help: how FAIR-1M-layout data gets its classes. */
+export const CLASSES_HELP = "FAIR-1M-layout data: its classes, in this order (default: the " +
+  "training split's names, sorted; FAIR-1M's 37 and categories when every name is one of them)";
+
+/**
+ * Adds `--images` and `--annotations` (a COCO annotation file and its images folder) and
+ * `--classes` (FAIR-1M-layout data).
+ */
 export function addDetectionDataOptions(command: Command): Command {
   return command
     .option("--images <dir>", "detection: folder of the images a COCO annotation file names")
-    .option("--annotations <file>", "detection: COCO instances JSON (with --images)");
+    .option("--annotations <file>", "detection: COCO instances JSON (with --images)")
+    .option("--classes <a,b,c>", `detection: ${CLASSES_HELP}`, nameList);
 }
 
 /** Adds `--task` (train only: other commands read the task from the run). */
@@ -101,13 +114,15 @@ export function checkDatasetTask(
 }
 
 /**
- * Loads the detection split the options name (`--data DIR` or `--images` + `--annotations`); with
- * `--holdout F` and a `part`, that part of a seeded image-level hold-out (the same images for the
- * same seed, as `train` and `eval` need).
+ * Loads the detection split the options name (`--data DIR` or `--images` + `--annotations`):
+ * `split`, or without it the one `purpose` takes (named on stderr); with `--holdout F` and a
+ * `part`, that part of a seeded image-level hold-out (the same images for the same seed, as
+ * `train` and `eval` need).
  */
 export async function loadTaskDetectionSplit(
   options: TaskDataOptions,
   split: string | undefined,
+  purpose: SplitPurpose,
   holdout?: { part: "train" | "heldOut"; seed: number },
 ): Promise<DetectionSplit> {
   if (options.dataset !== undefined) {
@@ -116,9 +131,15 @@ export async function loadTaskDetectionSplit(
   const whole = await loadDetectionSplit({
     data: options.data,
     split,
+    purpose,
     images: options.images,
     annotations: options.annotations,
+    classes: options.classes,
   });
+  if (options.annotations === undefined && options.data !== undefined) {
+    log(describeSplit(options.data, whole.split, split !== undefined, purpose));
+  }
+  if (whole.classesNote) log(whole.classesNote);
   if (options.holdout === undefined || !holdout) return whole;
   const parts = splitHoldout(whole.images, {
     fraction: options.holdout,
@@ -126,4 +147,32 @@ export async function loadTaskDetectionSplit(
     key: (image) => image.file,
   });
   return { ...whole, images: parts[holdout.part] };
+}
+
+/** Adds `--strict-ids` (commands that score COCO ground truth). */
+export function addStrictIdsOption(command: Command): Command {
+  return command.option(
+    "--strict-ids",
+    "detection: refuse ground truth whose annotation ids are 0 or repeat (without it: scored as " +
+      "pycocotools scores them, with a warning saying what that costs)",
+  );
+}
+
+/**
+ * Under `--strict-ids`, a one-line error when the split's annotation ids are 0 or repeat; else
+ * nothing (the scorer warns, through {@link printIdWarning}).
+ */
+export function checkStrictIds(split: DetectionSplit, strict: boolean | undefined): void {
+  if (!strict) return;
+  const problems = cocoIdProblems(split.images);
+  if (problems) {
+    throw new Error(
+      `Cannot score "${split.source}" with --strict-ids: ${describeCocoIdProblems(problems)}`,
+    );
+  }
+}
+
+/** Prints the scorer's warning about annotation ids (never silenced: it changes the scores). */
+export function printIdWarning(message: string): void {
+  logError(`mopeft: warning: ${message}`);
 }

@@ -5,6 +5,7 @@
  */
 import { type Command, Option } from "commander";
 import { DetectionReader } from "../lib/data/detection_reader.ts";
+import { TILE_KEEP_FRACTION } from "../lib/data/detection_tiles.ts";
 import { SegmentationReader } from "../lib/data/reader.ts";
 import { DEFAULT_QUERIES } from "../lib/decoder/detection_head.ts";
 import { type HeadConfig, SEMANTIC_HEAD } from "../lib/decoder/head.ts";
@@ -33,9 +34,10 @@ import { planMicroBatch } from "../lib/train/memory_budget.ts";
 import { train, type TrainLogRecord, type TrainOptions } from "../lib/train/trainer.ts";
 import { addBackendOptions, startBackend } from "./backend_option.ts";
 import { addDataOptions, checkDataSplit, type DataOptions, loadDataSplit } from "./data_options.ts";
-import { Interrupted, log, printJson, setQuiet, STOP_SIGNALS, UsageError } from "./io.ts";
+import { Interrupted, log, onStopRequest, printJson, setQuiet, UsageError } from "./io.ts";
 import {
   applyConfigFile,
+  fractionBelowOne,
   nonNegativeInteger,
   nonNegativeNumber,
   positiveInteger,
@@ -45,8 +47,11 @@ import { addPeftOptions, peftConfigFromOptions, type PeftOptions } from "./peft_
 import { createProgress } from "./progress.ts";
 import {
   addDetectionDataOptions,
+  addStrictIdsOption,
   addTaskOption,
+  checkStrictIds,
   loadTaskDetectionSplit,
+  printIdWarning,
   type Task,
   type TaskDataOptions,
   trainingTask,
@@ -54,6 +59,7 @@ import {
 
 interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
   queries?: number;
+  tileKeep?: number;
   checkpoint: string;
   out: string;
   epochs?: number;
@@ -78,14 +84,16 @@ interface TrainCliOptions extends DataOptions, PeftOptions, TaskDataOptions {
   backend: string;
   verbose: boolean;
   quiet: boolean;
+  strictIds?: boolean;
 }
 
 /** Registers `mopeft train`. */
 export function registerTrain(program: Command): void {
   const command = program.command("train")
     .description(
-      "Fine-tune SAM for semantic segmentation with a PEFT method; writes peft.safetensors, " +
-        "peft.json, metrics.jsonl and a resumable checkpoint into --out",
+      "Fine-tune SAM for semantic segmentation or object detection (COCO-style boxes, e.g. " +
+        "FAIR-1M) with a PEFT method; writes peft.safetensors, peft.json, metrics.jsonl and a " +
+        "resumable checkpoint into --out",
     )
     .requiredOption("--checkpoint <file>", "SAM checkpoint (.safetensors)")
     .requiredOption("--out <dir>", "run folder to write")
@@ -118,7 +126,10 @@ export function registerTrain(program: Command): void {
     .option("--warmup-steps <n>", "linear learning-rate warm-up steps", nonNegativeInteger, 0)
     .option("--weight-decay <wd>", "Adam weight decay", nonNegativeNumber, 1e-4)
     .option("--seed <n>", "seed of the initial weights and the data order", nonNegativeInteger, 0)
-    .option("--val-split <name>", "split scored (mIoU) during training")
+    .option(
+      "--val-split <name>",
+      "split scored during training: mIoU for segmentation, AP50 for detection",
+    )
     .option("--val-every <n>", "steps between validations", positiveInteger)
     .option(
       "--save-every <n>",
@@ -134,10 +145,17 @@ export function registerTrain(program: Command): void {
       "--queries <n>",
       `detection: object queries of the head (default ${DEFAULT_QUERIES})`,
       positiveInteger,
+    )
+    .option(
+      "--tile-keep <fraction>",
+      "detection: a tile takes a cut object as it is when it holds more than this of its area, " +
+        `else as difficult, no loss (default ${TILE_KEEP_FRACTION}, as DOTA's devkit)`,
+      fractionBelowOne,
     );
   addTaskOption(command);
   addDataOptions(command, "train");
   addDetectionDataOptions(command);
+  addStrictIdsOption(command);
   addPeftOptions(command, false);
   addBackendOptions(command).action(async (options: TrainCliOptions, cmd: Command) => {
     if (options.config) {
@@ -213,28 +231,30 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   const choice = await startBackend(options);
   // Everything that can fail on bad input happens before the run folder is touched.
   const detectionSplit = task === "detection"
-    ? await loadTaskDetectionSplit(options, options.split, { part: "train", seed })
+    ? await loadTaskDetectionSplit(options, options.split, "train", { part: "train", seed })
     : undefined;
   let trainSplit = detectionSplit
     ? undefined
-    : await loadDataSplit(options, options.split ?? "train", {
+    : await loadDataSplit(options, options.split, "train", {
       part: "train",
       seed,
     });
   const detectionValidation = !detectionSplit
     ? undefined
     : options.valSplit
-    ? await loadTaskDetectionSplit({ ...options, holdout: undefined }, options.valSplit)
+    ? await loadTaskDetectionSplit({ ...options, holdout: undefined }, options.valSplit, "evaluate")
     : options.holdout !== undefined && options.valEvery
-    ? await loadTaskDetectionSplit(options, options.split, { part: "heldOut", seed })
+    ? await loadTaskDetectionSplit(options, options.split, "train", { part: "heldOut", seed })
     : undefined;
   let validationSplit = !trainSplit
     ? undefined
     : options.valSplit
-    ? await loadDataSplit({ ...options, holdout: undefined }, options.valSplit)
+    ? await loadDataSplit({ ...options, holdout: undefined }, options.valSplit, "evaluate")
     : options.holdout !== undefined && options.valEvery
-    ? await loadDataSplit(options, options.split ?? "train", { part: "heldOut", seed })
+    ? await loadDataSplit(options, options.split, "train", { part: "heldOut", seed })
     : undefined;
+  if (detectionValidation) checkStrictIds(detectionValidation, options.strictIds);
+  let idWarningPrinted = false;
   const base = await loadBaseCheckpoint(options.checkpoint);
   if (resumed && resumed.baseCheckpointSha256 !== base.fingerprint.sha256) {
     throw new Error(
@@ -266,6 +286,14 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       "--micro-batch is for semantic runs (the detection loss is not a sum over samples)",
     );
   }
+  if (task !== "detection" && options.tileKeep !== undefined) {
+    throw new UsageError(
+      "--tile-keep is for detection runs (it decides which objects a tile takes)",
+    );
+  }
+  const tileKeep = task === "detection"
+    ? resumed?.tileKeep ?? options.tileKeep ?? TILE_KEEP_FRACTION
+    : undefined;
   const microBatch = task === "detection"
     ? batchSize
     : Math.min(options.microBatch ?? plan.microBatch, batchSize);
@@ -290,10 +318,11 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     classNames,
     baseCheckpointSha256: base.fingerprint.sha256,
     head,
+    ...(tileKeep !== undefined ? { tileKeep } : {}),
   };
   await writeRunSettings(options.out, settings);
 
-  const readerOptions = { size: imageSize, seed, skipBad: options.skipBad };
+  const readerOptions = { size: imageSize, seed, skipBad: options.skipBad, tileKeep };
   const validationReader = validationSplit
     ? new SegmentationReader(validationSplit, { size: imageSize, skipBad: options.skipBad })
     : undefined;
@@ -303,6 +332,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   const progress = createProgress({
     label: "train",
     total: totalSteps,
+    start: resumeFrom?.step,
     unit: "step",
     quiet: options.quiet,
   });
@@ -336,9 +366,10 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     : undefined;
 
   const abort = new AbortController();
-  const onInterrupt = () => abort.abort();
-  // Ctrl-C, or a scheduler's SIGTERM (Slurm's time limit, a Kubernetes pod's end).
-  for (const name of STOP_SIGNALS) Deno.addSignalListener(name, onInterrupt);
+  // Ctrl-C, a scheduler's SIGTERM (Slurm's time limit, a Kubernetes pod's end), or the end of the
+  // study that started this run: finish the step, save a checkpoint, exit 130. Listened to until
+  // the run's files are written, so that a stop after the last step cuts none of them short.
+  const stopListening = onStopRequest(() => abort.abort());
   let result;
   try {
     const trainOptions: TrainOptions = {
@@ -367,6 +398,11 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
             classNames,
             batchSize,
             overlap: Math.floor(imageSize / 8),
+            // Said once: every validation scores the same ground truth.
+            onWarning: (message) => {
+              if (!idWarningPrinted) printIdWarning(message);
+              idWarningPrinted = true;
+            },
           })).report.ap50 ?? 0
         : undefined,
       validationMetric: detectionValidation ? "ap50" : "miou",
@@ -393,6 +429,7 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
       })
       : await train(model, new SegmentationReader(trainSplit!, readerOptions), trainOptions);
   } catch (error) {
+    stopListening();
     if (!(error instanceof OutOfMemoryError)) throw error;
     const advice = microBatch > 1 && task === "semantic"
       ? `try --micro-batch ${Math.max(1, Math.floor(microBatch / 2))}`
@@ -403,8 +440,6 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
     throw new OutOfMemoryError(error.summary, `${advice} or --backend webgpu; ${saved}`, {
       cause: error,
     });
-  } finally {
-    for (const name of STOP_SIGNALS) Deno.removeSignalListener(name, onInterrupt);
   }
   const cacheStats = embeddingCache?.stats;
   // Kept, with what was in memory, when the run stopped early: a resumed run reuses it.
@@ -416,13 +451,17 @@ async function runTrain(options: TrainCliOptions): Promise<void> {
   );
   await savePeftRun(options.out, model, { classNames, baseFingerprint: base.fingerprint });
   progress.done();
+  stopListening();
   model.dispose();
   base.weights.dispose();
   const summary = {
     out: options.out,
     method: peftConfig.method,
     task,
+    // The run's steps in all, and those this process ran (fewer after --resume).
     steps: result.step,
+    stepsRun: result.step - (resumeFrom?.step ?? 0),
+    resumedAt: resumeFrom?.step ?? null,
     epoch: result.epoch,
     loss: result.loss,
     stopped: result.stopped,

@@ -14,6 +14,13 @@ The `np.float` alias that cocoapi's master still uses (removed in numpy 1.24) is
 
 Each case writes `<name>.gt.json` (COCO instances), `<name>.dets.json` (COCO results) and
 `<name>.expected.json` (COCOeval's twelve stats and per-class AP / AP50, -1 as null).
+
+Two cases exercise pycocotools' rules on annotation ids: `ids_zero` numbers annotations from 0,
+as some converters do (COCOeval counts a match on the ground truth of id 0 as no match: its true
+positive becomes a false positive), and `ids_repeat` repeats ids within and across images and
+classes (`COCO.createIndex` keeps the last annotation of each id, and every occurrence of the id
+stands for that one). Their `expected.json` also holds the scores with the ids made unique and
+non-zero (`uniqueIds`), what the rules cost.
 """
 
 import contextlib
@@ -152,6 +159,35 @@ def evaluate(COCO, COCOeval, gt, results):
     return {"stats": stats, "perClassAp": per_class_ap, "perClassAp50": per_class_ap50}
 
 
+def renumber(gt, ids):
+    """A copy of `gt` whose annotations carry `ids` (in file order)."""
+    annotations = [dict(a, id=i) for a, i in zip(gt["annotations"], ids)]
+    return dict(gt, annotations=annotations)
+
+
+def id_cases():
+    """Cases with id 0 and with repeated ids, each with its unique-id twin's scores."""
+    gt, results = random_case(np.random.RandomState(4), 10, [1, 2, 4], None, 0.05, False, 0.05)
+    n = len(gt["annotations"])
+    zero = renumber(gt, list(range(n)))
+    gt, results_b = random_case(np.random.RandomState(5), 10, [1, 2, 4], None, 0.05, False, 0.05)
+    n = len(gt["annotations"])
+    rng = np.random.RandomState(6)
+    ids = list(range(1, n + 1))
+    # About a fifth of the annotations take an earlier one's id: same image or another.
+    for i in range(1, n):
+        if rng.uniform() < 0.2:
+            ids[i] = ids[int(rng.randint(0, i))]
+    # One id 0 besides, that also repeats.
+    ids[2] = 0
+    ids[n - 1] = 0
+    repeat = renumber(gt, ids)
+    return {
+        "ids_zero": (zero, results, renumber(zero, range(1, len(zero["annotations"]) + 1))),
+        "ids_repeat": (repeat, results_b, renumber(repeat, range(1, n + 1))),
+    }
+
+
 def main():
     repo, out = sys.argv[1], sys.argv[2]
     COCO, COCOeval = load_pycocotools(repo)
@@ -161,8 +197,13 @@ def main():
         "random_b": random_case(np.random.RandomState(2), 20, [2, 5, 6], None, 0.15, False, 0.03),
         "random_c": random_case(np.random.RandomState(3), 6, [1, 2], None, 0.3, True),
     }
-    for name, (gt, results) in cases.items():
+    for name, (gt, results, unique) in id_cases().items():
         expected = evaluate(COCO, COCOeval, gt, results)
+        expected["uniqueIds"] = evaluate(COCO, COCOeval, unique, results)
+        cases[name] = (gt, results, expected)
+    for name, case in cases.items():
+        gt, results = case[0], case[1]
+        expected = case[2] if len(case) > 2 else evaluate(COCO, COCOeval, gt, results)
         for suffix, value in (("gt", gt), ("dets", results), ("expected", expected)):
             with open(os.path.join(out, f"{name}.{suffix}.json"), "w") as f:
                 json.dump(value, f)

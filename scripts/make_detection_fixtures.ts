@@ -18,7 +18,7 @@
  */
 import sharp from "sharp";
 import { polygonArea } from "../lib/data/coco.ts";
-import { mulberry32 } from "../lib/data/prng.ts";
+import { mulberry32 } from "../lib/nn/prng.ts";
 import { fillPolygon } from "../lib/image/rasterize.ts";
 
 const CLASSES = [
@@ -27,7 +27,12 @@ const CLASSES = [
   { id: 3, name: "triangle", rgb: [230, 200, 40] },
 ] as const;
 
-const IMAGES: { split: "train" | "val"; width: number; height: number }[] = [
+/**
+ * The images, each drawn from seed 2000 + its index; `objects` fixes the number of shapes (else
+ * 1-4, drawn). The later val images give the validation split its 20-odd objects, so that a score
+ * on it is more than one or two matches.
+ */
+const IMAGES: { split: "train" | "val"; width: number; height: number; objects?: number }[] = [
   { split: "train", width: 96, height: 64 },
   { split: "train", width: 128, height: 128 },
   { split: "train", width: 160, height: 120 },
@@ -40,6 +45,18 @@ const IMAGES: { split: "train" | "val"; width: number; height: number }[] = [
   { split: "val", width: 128, height: 128 },
   { split: "val", width: 200, height: 140 },
   { split: "val", width: 144, height: 96 },
+  { split: "val", width: 112, height: 112, objects: 4 },
+  { split: "val", width: 128, height: 96, objects: 3 },
+  { split: "val", width: 96, height: 128, objects: 3 },
+  { split: "val", width: 160, height: 128, objects: 4 },
+  // More training scenes, each one 128-px tile: enough variety that the detection head learns
+  // shapes and colours rather than these few images (the demo's validation score shows it).
+  ...Array.from({ length: 24 }, (_, i) => ({
+    split: "train" as const,
+    width: [96, 112, 128][i % 3]!,
+    height: [128, 96, 112, 128][i % 4]!,
+    objects: 2 + (i % 3),
+  })),
 ];
 
 /** An outline of class `k` fitting in a `size`-px square at (x, y), as a flat polygon. */
@@ -89,14 +106,15 @@ function paint(image: Uint8Array, mask: Uint8Array, rgb: readonly number[], shad
   }
 }
 
-/** Draws one scene: 1-4 non-overlapping shapes of 14-40 px. */
-function drawScene(width: number, height: number, seed: number) {
+/** Draws one scene: `wanted` (else 1-4) non-overlapping shapes of 14-40 px. */
+function drawScene(width: number, height: number, seed: number, wanted?: number) {
   const random = mulberry32(seed);
   const image = background(width, height, random);
   const objects: { classIndex: number; polygon: number[] }[] = [];
   const taken: [number, number, number][] = [];
-  const count = 1 + Math.floor(random() * 4);
-  for (let attempt = 0; objects.length < count && attempt < 50; attempt++) {
+  const drawn = 1 + Math.floor(random() * 4);
+  const count = wanted ?? drawn;
+  for (let attempt = 0; objects.length < count && attempt < (wanted ? 200 : 50); attempt++) {
     const size = 14 + Math.floor(random() * 27);
     if (size + 2 > Math.min(width, height)) continue;
     const x = 1 + Math.floor(random() * (width - size - 2));
@@ -138,7 +156,7 @@ export async function makeCocoFixtures(outDir: string): Promise<string[]> {
     for (const [index, spec] of IMAGES.entries()) {
       if (spec.split !== split) continue;
       const { width, height } = spec;
-      const scene = drawScene(width, height, 2000 + index);
+      const scene = drawScene(width, height, 2000 + index, spec.objects);
       const fileName = `${split}_${String(index).padStart(3, "0")}_${width}x${height}.png`;
       const png = await sharp(scene.image, { raw: { width, height, channels: 3 } })
         .png({ compressionLevel: 9 }).toBuffer();

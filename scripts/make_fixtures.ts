@@ -14,7 +14,7 @@
  * @module
  */
 import sharp from "sharp";
-import { mulberry32 } from "../lib/data/prng.ts";
+import { mulberry32 } from "../lib/nn/prng.ts";
 import { encodeLabelPng } from "../lib/image/label_png.ts";
 
 const CLASS_NAMES = ["background", "disc", "bar"];

@@ -62,6 +62,32 @@ export function assertAllClose(
   }
 }
 
+/**
+ * {@link assertSameRun}'s bound for weights after training steps: Adam's normalised steps carry a
+ * rounding difference in a small gradient much further than one product does.
+ */
+export const TRAINED = 1e-4;
+
+/**
+ * Throws unless two runs of one computation agree within float32 rounding: every element of
+ * `actual` within `relative` of `expected`'s largest magnitude (taken as at least 1).
+ *
+ * In a process of its own they agree bit for bit, but the test files that `deno test --parallel`
+ * runs side by side share one OpenBLAS, whose thread count kernel threads set to 1 while they
+ * split a batch: a product that another file makes meanwhile is split over another number of
+ * threads, which OpenBLAS's Haswell and Zen kernels round differently.
+ */
+export function assertSameRun(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what = "values",
+  relative = 1e-5,
+): void {
+  let scale = 1;
+  for (let i = 0; i < expected.length; i++) scale = Math.max(scale, Math.abs(expected[i]!));
+  assertAllClose(actual, expected, relative * scale, what);
+}
+
 /** Reads a tensor's values and disposes it. */
 export async function take(tensor: tf.Tensor): Promise<Float32Array> {
   const values = await tensor.data() as Float32Array;

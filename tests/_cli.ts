@@ -47,7 +47,7 @@ export function assertOneLineError(result: CliResult, code: number, pattern: Reg
   if (lines.some((line) => /^\s+at /.test(line))) {
     throw new Error(`stderr holds a stack trace:\n${result.stderr}`);
   }
-  const errors = lines.filter((line) => !/^mopeft: (loaded|backend) /.test(line));
+  const errors = lines.filter((line) => !/^mopeft: (loaded|backend|split) /.test(line));
   if (errors.length !== 1 || !pattern.test(errors[0]!)) {
     throw new Error(`expected one error line matching ${pattern}, got:\n${result.stderr}`);
   }

@@ -4,7 +4,7 @@
  * @module
  */
 import { tf, type Variable } from "../lib/backend/tf.ts";
-import { mulberry32 } from "../lib/data/prng.ts";
+import { mulberry32 } from "../lib/nn/prng.ts";
 
 /** One tensor to probe: its name (for messages), the variable and its analytic gradient. */
 export interface GradientProbe {

@@ -21,6 +21,7 @@ import { type Blas, blasRequestFromEnv, openBlas } from "./blas.ts";
 import { installBlasMatMul } from "./blas_matmul.ts";
 import { shareIdentityOnWasm } from "./wasm_identity.ts";
 import { sliceInPlaceOnWasm } from "./wasm_slice.ts";
+import { probeAdapter } from "./webgpu_adapter.ts";
 
 /** The backends a user can ask for. `auto` picks the fastest one that can train here. */
 export const BACKEND_NAMES = ["auto", "webgpu", "wasm", "cpu"] as const;
@@ -70,25 +71,6 @@ function webGpuLimits(): WebGpuLimits | undefined {
     maxComputeWorkgroupStorageSize: limits.maxComputeWorkgroupStorageSize,
     maxComputeInvocationsPerWorkgroup: limits.maxComputeInvocationsPerWorkgroup,
   };
-}
-
-interface AdapterFacts {
-  description: string;
-  software: boolean;
-}
-
-async function probeAdapter(): Promise<AdapterFacts | undefined> {
-  const gpu = (globalThis.navigator as { gpu?: GPU } | undefined)?.gpu;
-  if (!gpu) return undefined;
-  const adapter = await gpu.requestAdapter({ powerPreference: "high-performance" });
-  if (!adapter) return undefined;
-  const info = adapter.info as GPUAdapterInfo & { isFallbackAdapter?: boolean };
-  const description = [info.description, info.vendor, info.architecture]
-    .filter((part) => part && !/^\d+$/.test(part))
-    .join(" ") || "unknown adapter";
-  const software = info.isFallbackAdapter === true ||
-    /llvmpipe|lavapipe|swiftshader|software/i.test(description);
-  return { description, software };
 }
 
 let wasmPathsSet = false;

@@ -19,6 +19,7 @@ import { tf } from "./tf.ts";
 import { type Blas, SGEMM_SYMBOL, sgemmArguments } from "./blas.ts";
 import { type HeapThreads, heapThreadsOf } from "./heap_threads.ts";
 import { wasmHeapOf } from "./wasm_heap_module.ts";
+import { setBlasFor } from "./blas_registry.ts";
 import {
   type HostBackendName,
   type HostMemory,
@@ -27,6 +28,7 @@ import {
 } from "./host_memory.ts";
 
 export type { HostBackendName };
+export { blasFor } from "./blas_registry.ts";
 
 interface KernelArgs {
   inputs: { a: TensorInfo; b: TensorInfo; bias?: TensorInfo; preluActivationWeights?: TensorInfo };
@@ -38,11 +40,6 @@ interface KernelArgs {
 const KERNELS = ["BatchMatMul", "_FusedMatMul"] as const;
 
 const installed = new Map<HostBackendName, { blas: Blas; originals: tf.KernelConfig[] }>();
-
-/** The library products on `backend` go to, if {@link installBlasMatMul} routed them. */
-export function blasFor(backend: string): Blas | undefined {
-  return installed.get(backend as HostBackendName)?.blas;
-}
 
 function size(shape: readonly number[]): number {
   return shape.reduce((product, d) => product * d, 1);
@@ -256,6 +253,7 @@ export function installBlasMatMul(blas: Blas, backend: HostBackendName): void {
     });
   }
   installed.set(backend, { blas, originals });
+  setBlasFor(backend, blas);
 }
 
 /** Gives the products on `backend` back to tfjs's own kernels (for tests and comparisons). */
@@ -267,4 +265,5 @@ export function uninstallBlasMatMul(backend: HostBackendName): void {
     tf.registerKernel(original);
   }
   installed.delete(backend);
+  setBlasFor(backend, undefined);
 }

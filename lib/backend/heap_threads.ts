@@ -19,6 +19,16 @@
  */
 import workerThreads from "node:worker_threads";
 
+// The registry of started threads and the split of a kernel's exports are plain TypeScript (the
+// browser bundle links them without this module's workers); re-exported for existing importers.
+export {
+  type ExportSplit,
+  heapThreadsOf,
+  MIN_PARALLEL_WORK,
+  setHeapThreads,
+  splitExports,
+} from "./kernel_split.ts";
+
 /** The most kernel threads (the main thread included) a call is split over. */
 export const MAX_KERNEL_THREADS = 8;
 
@@ -49,21 +59,6 @@ export function threadCountFromEnv(
   }
   return Math.min(wanted, max);
 }
-
-/** How one export's work is split between threads. */
-export interface ExportSplit {
-  /** The parameter holding the count that is split (rows, or bytes of a flat loop). */
-  count: number;
-  /** Each part's count is a multiple of this (an elementwise loop's vector width). */
-  multiple?: number;
-  /** Per parameter, how far a pointer advances per unit of count (0: the same in every part). */
-  strides(args: readonly number[]): readonly number[];
-  /** The work per unit of count, for {@link MIN_PARALLEL_WORK} (elements a row, 1 by default). */
-  unitWork?(args: readonly number[]): number;
-}
-
-/** Below this much work (count × unit work: about 40 µs of a SIMD loop) a call stays on one thread. */
-export const MIN_PARALLEL_WORK = 32_768;
 
 // The control block, per worker: Int32 slots, then the arguments as float64 (i32 pointers above
 // 2^31 and f32 bit patterns both survive a float64 exactly).
@@ -368,56 +363,4 @@ export class HeapThreads {
       throw new Error(`a kernel thread failed: ${reason}`);
     }
   }
-}
-
-// The threads started for each shared heap.
-const byMemory = new WeakMap<WebAssembly.Memory, HeapThreads>();
-
-/** Registers `threads` as the kernel threads of `memory`. */
-export function setHeapThreads(memory: WebAssembly.Memory, threads: HeapThreads): void {
-  byMemory.set(memory, threads);
-}
-
-/** The kernel threads started over `memory`, if any. */
-export function heapThreadsOf(memory: WebAssembly.Memory): HeapThreads | undefined {
-  return byMemory.get(memory);
-}
-
-/**
- * `instance`'s exports, with those named in `splits` spread over `threads` (see
- * {@link ExportSplit}); the others, and calls below {@link MIN_PARALLEL_WORK}, as they are.
- */
-export function splitExports(
-  threads: HeapThreads,
-  bytes: Uint8Array,
-  instance: WebAssembly.Instance,
-  splits: Readonly<Record<string, ExportSplit>>,
-): Record<string, (...args: number[]) => void> {
-  const moduleIndex = threads.load(bytes);
-  const names = Object.keys(instance.exports);
-  const exports = instance.exports as Record<string, (...args: number[]) => void>;
-  const result: Record<string, (...args: number[]) => void> = { ...exports };
-  for (const [name, split] of Object.entries(splits)) {
-    const fn = exports[name];
-    const exportIndex = names.indexOf(name);
-    if (!fn || exportIndex < 0) throw new Error(`the kernel module has no export ${name}`);
-    result[name] = (...args: number[]) => {
-      const total = args[split.count]!;
-      const multiple = split.multiple ?? 1;
-      const work = total * (split.unitWork?.(args) ?? 1);
-      const parts = Math.min(threads.threads, Math.floor(total / multiple));
-      if (work < MIN_PARALLEL_WORK || parts < 2) return fn(...args);
-      const strides = split.strides(args);
-      const share = Math.ceil(total / multiple / parts) * multiple;
-      const calls: number[][] = [];
-      for (let start = 0; start < total; start += share) {
-        const part = args.map((value, i) => value + (strides[i] ?? 0) * start);
-        part[split.count] = Math.min(share, total - start);
-        calls.push(part);
-      }
-      const mine = calls.pop()!;
-      threads.run(moduleIndex, exportIndex, calls, () => fn(...mine));
-    };
-  }
-  return result;
 }

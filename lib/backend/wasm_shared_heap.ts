@@ -11,28 +11,10 @@
  *
  * @module
  */
-import { uleb } from "../nn/wasm_code.ts";
+import { readUleb, uleb, wasmName } from "./wasm_encoding.ts";
 
 /** The byte layout of tfjs-backend-wasm 4.22's memory section this module rewrites. */
 const PAGE_LIMITS = { initial: 256, maximum: 65536 };
-
-function readUleb(bytes: Uint8Array, at: number): { value: number; next: number } {
-  let value = 0;
-  let scale = 1;
-  let next = at;
-  for (;;) {
-    const byte = bytes[next++];
-    if (byte === undefined) throw new RangeError("a LEB128 number runs past the module's end");
-    value += (byte & 0x7f) * scale;
-    scale *= 128;
-    if ((byte & 0x80) === 0) return { value, next };
-  }
-}
-
-function name(text: string): number[] {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...uleb(bytes.length), ...bytes];
-}
 
 /**
  * `bytes` (a module that defines one memory with limits {@link PAGE_LIMITS} and imports none)
@@ -74,8 +56,8 @@ export function sharedMemoryModule(bytes: Uint8Array): Uint8Array<ArrayBuffer> |
   const importBody = [
     ...uleb(entries.value + 1),
     ...imports.body.subarray(entries.next),
-    ...name("env"),
-    ...name("memory"),
+    ...wasmName("env"),
+    ...wasmName("memory"),
     0x02,
     0x03,
     ...uleb(initial.value),

@@ -139,7 +139,7 @@ async function makeOneImageDataset(
 }
 
 async function openReader(root: string, tileSize: number): Promise<SegmentationReader> {
-  const split = await loadSplit(await resolveDataset({ data: root }));
+  const split = await loadSplit(await resolveDataset({ data: root, split: "train" }));
   return new SegmentationReader(split, { size: tileSize });
 }
 

@@ -10,13 +10,15 @@
  *
  * @module
  */
+import type { BoxXywh } from "../image/box.ts";
 import type {
-  BoxXywh,
   ClassCategory,
   DetectionImage,
   DetectionObject,
   DetectionSplit,
 } from "./detection_split.ts";
+import { markRepeatedIds } from "./coco_ids.ts";
+import { defaultSplit, type SplitPurpose } from "./split_choice.ts";
 
 /** Where a COCO split lies on disk. */
 export interface CocoFiles {
@@ -30,7 +32,8 @@ export interface CocoFiles {
 
 /**
  * Finds a split of a COCO-layout folder: `DIR/annotations/instances_<split>.json` and
- * `DIR/images/<split>/`. Without `split`: `train` when present, else the first in sorted order.
+ * `DIR/images/<split>/`. Without `split`, the one `purpose` takes (`split_choice.ts`; to evaluate:
+ * `test`, else the one evaluation split, never `train`).
  *
  * @example
  * ```ts ignore
@@ -38,11 +41,15 @@ export interface CocoFiles {
  * // { annotations: "fixtures/detection/annotations/instances_val.json", imagesDir: ..., split: "val" }
  * ```
  */
-export async function findCocoSplit(dir: string, split?: string): Promise<CocoFiles> {
+export async function findCocoSplit(
+  dir: string,
+  split?: string,
+  purpose: SplitPurpose = "evaluate",
+): Promise<CocoFiles> {
   const splits = await cocoSplitNames(dir);
   const context = `Cannot read COCO dataset "${dir}"`;
   if (splits.length === 0) throw new Error(`${context}: no annotations/instances_<split>.json`);
-  const chosen = split ?? (splits.includes("train") ? "train" : splits[0]!);
+  const chosen = split ?? defaultSplit(splits, purpose, context);
   if (!splits.includes(chosen)) {
     throw new Error(`${context}: no split "${chosen}" (found: ${splits.join(", ")})`);
   }
@@ -195,6 +202,7 @@ export function parseCocoInstances(value: unknown, source: string, split: string
     imageOfId.set(image.id, image);
     images.push(image);
   });
+  const inFileOrder: DetectionObject[] = [];
   (record.annotations as unknown[]).forEach((entry, i) => {
     const a = entry as Record<string, unknown>;
     if (typeof a !== "object" || a === null) fail(`annotation ${i} is not an object`);
@@ -227,9 +235,12 @@ export function parseCocoInstances(value: unknown, source: string, split: string
       iscrowd: a.iscrowd === 1,
       difficult: false,
     };
+    if (typeof a.id === "number" && Number.isFinite(a.id)) object.id = a.id;
     if (polygons) object.polygons = polygons;
     image!.objects.push(object);
+    inFileOrder.push(object);
   });
+  markRepeatedIds(inFileOrder);
   images.sort((a, b) => a.id - b.id);
   const result: DetectionSplit = {
     format: "coco",

@@ -4,8 +4,9 @@
  *
  * @module
  */
-import type { EvalImage, ScoredDetection } from "../metrics/coco_eval.ts";
-import type { BoxXywh, DetectionSplit } from "./detection_split.ts";
+import type { EvalImage, ScoredDetection } from "./detections.ts";
+import type { BoxXywh } from "../image/box.ts";
+import type { DetectionSplit } from "./detection_split.ts";
 
 /** One entry of a COCO results file. */
 export interface CocoResult {

@@ -13,6 +13,7 @@ import { cocoSplitNames, findCocoSplit, readCocoSplit } from "./coco.ts";
 import type { DetectionSplit } from "./detection_split.ts";
 import { fair1mSplitNames, readFair1mSplit } from "./fair1m.ts";
 import { findDatasetByFolder } from "./registry.ts";
+import type { SplitPurpose } from "./split_choice.ts";
 
 /** What a dataset folder holds. */
 export type DatasetLayout = "coco" | "fair1m" | "semantic" | "unknown";
@@ -42,8 +43,18 @@ export async function detectionLayout(dir: string): Promise<DatasetLayout> {
 export interface DetectionDataOptions {
   /** A COCO- or FAIR-1M-layout folder. */
   data?: string;
-  /** Split name; default `train` when present, else the first. */
+  /**
+   * Split name; without it, the one `purpose` takes (`split_choice.ts`): to evaluate, `test`
+   * when the data has it, else its one evaluation split, never `train`.
+   */
   split?: string;
+  /** What an unnamed split is for (default `evaluate`). */
+  purpose?: SplitPurpose;
+  /**
+   * FAIR-1M-layout data: the classes in this order, instead of the training split's names
+   * (a COCO file lists its own categories: refused there).
+   */
+  classes?: readonly string[];
   /** With `annotations`: the folder the COCO `file_name`s are in (instead of `data`). */
   images?: string;
   /** A COCO instances JSON file (with `images`). */
@@ -61,10 +72,18 @@ export interface DetectionDataOptions {
  * ```
  */
 export async function loadDetectionSplit(options: DetectionDataOptions): Promise<DetectionSplit> {
+  const coco = (where: string) => {
+    if (options.classes === undefined) return;
+    throw new Error(
+      `Cannot take --classes for "${where}": a COCO file lists its own categories ` +
+        "(--classes is for FAIR-1M-layout data)",
+    );
+  };
   if (options.annotations !== undefined || options.images !== undefined) {
     if (options.annotations === undefined || options.images === undefined) {
       throw new TypeError("Name both the images folder and the COCO annotation file");
     }
+    coco(options.annotations);
     const stem = options.annotations.split("/").pop()!.replace(/\.json$/i, "")
       .replace(/^instances_/, "");
     return await readCocoSplit({
@@ -78,8 +97,14 @@ export async function loadDetectionSplit(options: DetectionDataOptions): Promise
   }
   const dir = options.data.replace(/\/+$/, "") || "/";
   const layout = await detectionLayout(dir);
-  if (layout === "coco") return await readCocoSplit(await findCocoSplit(dir, options.split));
-  if (layout === "fair1m") return await readFair1mSplit(dir, options.split);
+  const purpose = options.purpose ?? "evaluate";
+  if (layout === "coco") {
+    coco(dir);
+    return await readCocoSplit(await findCocoSplit(dir, options.split, purpose));
+  }
+  if (layout === "fair1m") {
+    return await readFair1mSplit(dir, options.split, { purpose, classes: options.classes });
+  }
   if (layout === "semantic") {
     throw new Error(
       `Cannot read detection dataset "${dir}": it is a semantic segmentation dataset ` +

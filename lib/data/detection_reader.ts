@@ -2,14 +2,15 @@
  * Streaming a detection split as model inputs, the way `SegmentationReader` streams a semantic
  * one: one image decoded at a time (the next one while the current one computes), the image order
  * shuffled per epoch with a seed, each image cut by the shared tiler, and each tile carrying the
- * objects that belong to it (`detection_tiles.ts`) in tile pixels.
+ * objects that belong to it (`detection_tiles.ts`: DOTA's rule, cut objects clipped and the
+ * mostly-outside ones marked difficult) in tile pixels.
  *
  * @module
  */
 import { decodeRgb } from "../image/decode.ts";
 import type { RasterImage } from "../image/decode.ts";
 import type { DetectionImage, DetectionSplit } from "./detection_split.ts";
-import { objectsInTile } from "./detection_tiles.ts";
+import { checkTileKeep, objectsInTile, TILE_KEEP_FRACTION } from "./detection_tiles.ts";
 import type { DetectionTile } from "./detection_tiles.ts";
 import { batchesOf } from "./batches.ts";
 import { prefetch } from "./prefetch.ts";
@@ -33,6 +34,11 @@ export interface DetectionReaderOptions extends TileOptions {
   skipBad?: boolean;
   /** Called once per skipped image; the library itself never prints. */
   onSkip?: (skipped: SkippedFile) => void;
+  /**
+   * Fraction of a cut object's area a tile must hold, strictly more, to keep it as it is; a cut
+   * object at or below it is kept as difficult (`objectsInTile`); default 0.7, as DOTA's devkit.
+   */
+  tileKeep?: number;
 }
 
 /**
@@ -80,6 +86,7 @@ export class DetectionReader {
     this.split = split;
     this.options = options;
     planTiles(1, 1, options);
+    checkTileKeep(options.tileKeep ?? TILE_KEEP_FRACTION);
     if (options.seed !== undefined && !Number.isInteger(options.seed)) {
       throw new RangeError(`Shuffle seed must be an integer, got ${options.seed}`);
     }
@@ -110,7 +117,7 @@ export class DetectionReader {
         yield {
           ...tile,
           source: sample.source,
-          objects: objectsInTile(sample.source.objects, tile),
+          objects: objectsInTile(sample.source.objects, tile, this.options.tileKeep),
         };
       }
     }

@@ -9,9 +9,7 @@
  *
  * @module
  */
-
-/** A box as COCO writes it: left, top, width, height. */
-export type BoxXywh = [x: number, y: number, width: number, height: number];
+import type { BoxXywh } from "../image/box.ts";
 
 /** One annotated object. */
 export interface DetectionObject {
@@ -28,6 +26,13 @@ export interface DetectionObject {
   iscrowd: boolean;
   /** Left out of the positives by the DOTA/FAIR-1M scorer (DOTA's `difficult` flag). */
   difficult: boolean;
+  /**
+   * COCO annotation id, when the file gives a number: pycocotools' scores depend on it
+   * (`coco_ids.ts`: a match on id 0 does not count; a repeated id stands for its last annotation).
+   */
+  id?: number;
+  /** Set only when `id` repeats in the file: whether this is the annotation pycocotools keeps. */
+  idKept?: boolean;
   /**
    * Outline(s), each a flat `[x0, y0, x1, y1, ...]` list: COCO polygon segmentation (one object
    * may have several parts), or FAIR-1M's oriented quadrilateral. Absent when the file has none
@@ -68,6 +73,11 @@ export interface DetectionSplit {
    * names; FAIR-1M classes get `1..C`.
    */
   categoryIds: readonly number[];
+  /**
+   * Where the classes come from, as one stderr line (FAIR-1M-layout data: FAIR-1M's registry or
+   * the data's own names); absent for COCO, whose file lists them.
+   */
+  classesNote?: string;
   /** Class groups (FAIR-1M's categories); absent when the format has none. */
   categories?: readonly ClassCategory[];
   images: DetectionImage[];

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { classNameKey } from "./detection_classes.ts";
 import type { ClassCategory } from "./detection_split.ts";
 
 /** Category name -> its classes. */
@@ -71,3 +72,20 @@ export const FAIR1M_CLASS_CATEGORIES: readonly ClassCategory[] = (() => {
     classIndices: category.classes.map(() => next++),
   }));
 })();
+
+const REGISTRY_BY_KEY = new Map(FAIR1M_CLASS_NAMES.map((name) => [classNameKey(name), name]));
+
+/**
+ * The registry's spelling of a FAIR-1M class named with other spaces, hyphens, underscores or
+ * case (`other airplane`, `SmallCar`), or `undefined` when it is none of the 37.
+ *
+ * @example
+ * ```ts
+ * import { fair1mClassName } from "./fair1m_classes.ts";
+ * fair1mClassName("other airplane"); // "other-airplane"
+ * fair1mClassName("Tank"); // undefined
+ * ```
+ */
+export function fair1mClassName(name: string): string | undefined {
+  return REGISTRY_BY_KEY.get(classNameKey(name));
+}

@@ -11,6 +11,7 @@
 import { MESS_CLASS_NAMES } from "./mess_classes.ts";
 import { findDataset, findDatasetByFolder, MESS_DATASETS } from "./registry.ts";
 import type { DatasetSpec } from "./registry.ts";
+import { defaultSplit, type SplitPurpose } from "./split_choice.ts";
 
 /** Image file endings accepted in a user's own dataset. */
 export const USER_IMAGE_SUFFIXES: readonly string[] = [".jpg", ".jpeg", ".png", ".tif", ".tiff"]
@@ -52,8 +53,13 @@ export interface ResolveOptions {
   dataset?: string;
   /** The MESS root holding the dataset folders (with `dataset`). */
   root?: string;
-  /** Split name; default: the dataset's first split (`train` for a user's own dataset). */
+  /**
+   * Split name; without it, the one `purpose` takes (`split_choice.ts`): to evaluate, `test` when
+   * the data has it, else its one evaluation split; to train, `train`.
+   */
   split?: string;
+  /** What an unnamed split is for (default `evaluate`: never the training split). */
+  purpose?: SplitPurpose;
   /** Variant name (PAXRay label set, Potsdam/WorldFloods `irrg`/`rgb`, PST900 modality). */
   variant?: string;
   /** An alternative class-name list MESS registers, e.g. `official`. */
@@ -101,7 +107,8 @@ async function resolveMess(
 ): Promise<ResolvedDataset> {
   await requireFolder(root, `Cannot read dataset "${root}"`);
   const splitNames = Object.keys(spec.splits);
-  const split = options.split ?? splitNames[0]!;
+  const split = options.split ??
+    defaultSplit(splitNames, options.purpose ?? "evaluate", `Cannot read dataset "${root}"`);
   const layout = spec.splits[split];
   if (!layout) {
     throw new RangeError(
@@ -166,7 +173,7 @@ async function resolveUser(root: string, options: ResolveOptions): Promise<Resol
   }
   splits.sort();
   if (splits.length === 0) throw new Error(`${context}: no split folders in images_detectron2`);
-  const split = options.split ?? (splits.includes("train") ? "train" : splits[0]!);
+  const split = options.split ?? defaultSplit(splits, options.purpose ?? "evaluate", context);
   if (!splits.includes(split)) {
     throw new Error(
       `${context}: no split "${split}" in images_detectron2 (found: ${splits.join(", ")})`,

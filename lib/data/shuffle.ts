@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { mixSeed, mulberry32 } from "./prng.ts";
+import { mixSeed, mulberry32 } from "../nn/prng.ts";
 
 /**
  * Returns a shuffled copy of `items` (Fisher-Yates); the same seed gives the same order.

@@ -10,7 +10,7 @@ import { type Tensor, type Tensor3D, type Tensor4D, tf } from "../backend/tf.ts"
 import { expectedShapes, type SamArchitecture } from "../encoder/architecture.ts";
 import type { ModelWeights } from "../encoder/weights.ts";
 import { linear } from "../nn/linear.ts";
-import { normalValues, tensorSeed, uniformValues } from "../peft/_init.ts";
+import { normalValues, tensorSeed, uniformValues } from "../nn/init.ts";
 import { decodeMasks } from "./mask_decoder.ts";
 import { semanticArchitecture, semanticDecoderNames } from "./semantic_head.ts";
 

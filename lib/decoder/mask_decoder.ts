@@ -36,6 +36,11 @@ export interface DecodeMasksOptions {
   sharedHypernetwork?: boolean;
   /** Also return the mask tokens' outputs (the detection head classifies them); default false. */
   tokenOutputs?: boolean;
+  /**
+   * Prompts (SAM's promptable path): sparse embeddings `[B, N, C]` appended to the output tokens
+   * and a dense embedding `[B, h, w, C]` in place of `no_mask_embed`; default none.
+   */
+  prompts?: { sparse?: Tensor3D; dense?: Tensor4D };
 }
 
 function mlp(weights: ModelWeights, prefix: string, layers: number, x: Tensor): Tensor {
@@ -70,12 +75,17 @@ export function decodeMasks(
       weights.get(`${md}.iou_token.weight`),
       weights.get(`${md}.mask_tokens.weight`),
     ], 0);
-    const tokens = tf.broadcastTo(outputTokens.expandDims(0), [
+    let tokens = tf.broadcastTo(outputTokens.expandDims(0), [
       batch,
       1 + arch.numMaskTokens,
       channels,
     ]) as Tensor3D;
-    const source = tf.add(embeddings, noMaskEmbedding(weights, batch, height, width));
+    const sparse = options.prompts?.sparse;
+    if (sparse && sparse.shape[1] > 0) tokens = tf.concat([tokens, sparse], 1);
+    const source = tf.add(
+      embeddings,
+      options.prompts?.dense ?? noMaskEmbedding(weights, batch, height, width),
+    );
     const positions = tf.broadcastTo(densePositionalEncoding(weights, height, width), [
       batch,
       height,

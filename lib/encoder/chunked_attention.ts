@@ -22,7 +22,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
-import { blasFor } from "../backend/blas_matmul.ts";
+import { blasFor } from "../backend/blas_registry.ts";
 import { matMul } from "../nn/matmul.ts";
 import { biasedExp, biasedSoftmaxBackward, biasedSoftmaxWithStats } from "./biased_softmax.ts";
 import { relativeBiases } from "./relative_position.ts";

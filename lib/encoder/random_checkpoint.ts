@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { mulberry32 } from "../data/prng.ts";
+import { mulberry32 } from "../nn/prng.ts";
 import { expectedShapes, type SamArchitecture } from "./architecture.ts";
 
 /** The few numbers that fix a SAM-shaped model. */

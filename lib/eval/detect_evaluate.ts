@@ -10,7 +10,7 @@ import { remapDetectionSplit } from "../data/detection_classes.ts";
 import { DetectionReader } from "../data/detection_reader.ts";
 import type { DetectionImage, DetectionSplit } from "../data/detection_split.ts";
 import type { SkippedFile } from "../data/split.ts";
-import type { EvalImage, ScoredDetection } from "../metrics/coco_eval.ts";
+import type { EvalImage, ScoredDetection } from "../data/detections.ts";
 import { type DetectionReport, makeDetectionReport } from "../metrics/detection_report.ts";
 import { type DetectFn, detectImage } from "./detect_image.ts";
 import { checkShard } from "./evaluate.ts";
@@ -32,6 +32,8 @@ export interface DetectionEvaluationOptions {
   onSkip?: (skipped: SkippedFile) => void;
   /** Called after each image with its detections (the run's class indices). */
   onImage?: (image: DetectedImage) => void | Promise<void>;
+  /** Told when the ground truth's annotation ids are zero or repeat (`makeDetectionReport`). */
+  onWarning?: (message: string) => void;
 }
 
 /** One detected image. */
@@ -108,6 +110,8 @@ export async function evaluateDetections(
   const report = makeDetectionReport(scored, {
     classNames: scoredSplit.classNames,
     categories: scoredSplit.categories,
+    groundTruth: split.source,
+    ...(options.onWarning ? { onWarning: options.onWarning } : {}),
   });
   return { images: scored.length, tiles, seconds: (performance.now() - started) / 1000, report };
 }

@@ -7,11 +7,11 @@
  */
 import type { Tensor4D } from "../backend/tf.ts";
 import { tf } from "../backend/tf.ts";
-import type { BoxXywh } from "../data/detection_split.ts";
+import type { BoxXywh } from "../image/box.ts";
 import { cutTiles, type Tile } from "../data/tiler.ts";
 import type { DetectionOutput } from "../decoder/detection_head.ts";
 import type { RasterImage } from "../image/decode.ts";
-import type { ScoredDetection } from "../metrics/coco_eval.ts";
+import type { ScoredDetection } from "../data/detections.ts";
 import { tilesToBatch } from "../train/tile_batch.ts";
 import { type BoxDetection, MAX_DETECTIONS, tileDetections } from "./detect_tile.ts";
 import { classwiseNms } from "./nms.ts";

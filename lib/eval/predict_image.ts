@@ -14,10 +14,14 @@ import { LogitStitcher } from "./logit_stitcher.ts";
 /**
  * A model's prediction: normalised, padded tiles `[B, S, S, 3]` to class logits `[B, C, h, w]`
  * (S/4 for SAM's decoder; any square size, upsampled bilinearly to S when it is not S). The
- * tiles themselves come along for predictors that need them (test oracles read `tile.label`);
- * a model ignores them. The returned tensor is disposed by the caller.
+ * tiles themselves come along for predictors that need them (test oracles read `tile.label`,
+ * the ONNX predictor their raw pixels); a model ignores them. The returned tensor (or the one
+ * the promise gives) is disposed by the caller.
  */
-export type PredictFn = (images: Tensor4D, tiles: readonly Tile[]) => Tensor4D;
+export type PredictFn = (
+  images: Tensor4D,
+  tiles: readonly Tile[],
+) => Tensor4D | Promise<Tensor4D>;
 
 /** Options of {@link predictImage}. */
 export interface PredictImageOptions {
@@ -31,6 +35,8 @@ export interface PredictImageOptions {
   batchSize?: number;
   /** A label to cut along with the image (given to the predictor in `tiles`); default none. */
   label?: RasterImage | null;
+  /** Also return the stitched logits (for comparisons, e.g. the web page's with predict's). */
+  logits?: boolean;
 }
 
 /** What {@link predictImage} returns. */
@@ -39,6 +45,8 @@ export interface ImagePrediction {
   classes: RasterImage;
   /** Tiles the image was cut into. */
   tiles: number;
+  /** The averaged logits `[height, width, C]`, when asked for with `options.logits`. */
+  logits?: Float32Array;
 }
 
 /**
@@ -65,10 +73,21 @@ export async function predictImage(
   let tiles = 0;
   let batch: Tile[] = [];
   const flush = async () => {
-    const logits = tf.tidy(() => {
+    // A synchronous predictor runs inside a tidy scope (its intermediates go with it); an
+    // asynchronous one (onnxruntime) returns only the tensor it makes.
+    let pending: Promise<Tensor4D> | undefined;
+    const made = tf.tidy(() => {
       const { images, labels } = tilesToBatch(batch);
       labels?.dispose();
-      const raw = predict(images, batch);
+      const out = predict(images, batch);
+      if (out instanceof Promise) {
+        pending = out;
+        return [] as Tensor4D[];
+      }
+      return [out];
+    });
+    const raw = made[0] ?? await pending!;
+    const logits = tf.tidy(() => {
       const [count, classes] = raw.shape;
       if (count !== batch.length || classes !== numClasses) {
         throw new RangeError(
@@ -77,6 +96,7 @@ export async function predictImage(
       }
       return upsampleLogits(raw, size, size).transpose([0, 2, 3, 1]); // [B, S, S, C]
     });
+    raw.dispose();
     const values = await logits.data() as Float32Array;
     logits.dispose();
     const perTile = size * size * numClasses;
@@ -92,5 +112,6 @@ export async function predictImage(
   return {
     classes: { data: stitcher.argmax(), width: image.width, height: image.height, channels: 1 },
     tiles,
+    ...(options.logits ? { logits: stitcher.logits() } : {}),
   };
 }

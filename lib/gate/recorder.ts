@@ -4,6 +4,7 @@
  * @module
  */
 import { type Tensor, type Tensor1D, tf } from "../backend/tf.ts";
+import type { GateObserver } from "../peft/gate.ts";
 import type { ModuleKind } from "../peft/registry.ts";
 
 /** The gate values of one image: per block, per gated module, the value in (0, 1). */
@@ -30,7 +31,7 @@ interface PendingGate {
  * const report = gateReport(recorder.images, { threshold: 0.5 });
  * ```
  */
-export class GateRecorder {
+export class GateRecorder implements GateObserver {
   readonly #images: GateImageRecord[] = [];
   #pending: PendingGate[][] = [];
 

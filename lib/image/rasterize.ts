@@ -9,7 +9,7 @@
  *
  * @module
  */
-import type { BoxXywh, DetectionObject } from "../data/detection_split.ts";
+import type { BoxXywh } from "./box.ts";
 
 /** The two polygon fill rules. */
 export type FillRule = "evenodd" | "nonzero";
@@ -92,6 +92,13 @@ export function fillBox(mask: Uint8Array, box: BoxXywh, grid: RasterGrid): Uint8
   return fillPolygon(mask, [x, y, x + w, y, x + w, y + h, x, y + h], grid);
 }
 
+/** What {@link rasterizeObject} reads of an annotated object (a split's `DetectionObject`). */
+export interface OutlinedObject {
+  bbox: BoxXywh;
+  /** Outline(s), each a flat `[x0, y0, x1, y1, ...]` list; absent or empty: the box is used. */
+  polygons?: number[][];
+}
+
 /**
  * An object's mask target: its polygons (COCO segmentation parts, or FAIR-1M's quadrilateral),
  * united, each filled with `rule`; its box when it has none.
@@ -99,13 +106,12 @@ export function fillBox(mask: Uint8Array, box: BoxXywh, grid: RasterGrid): Uint8
  * @example
  * ```ts
  * import { rasterizeObject } from "./rasterize.ts";
- * const car = { classIndex: 0, bbox: [0, 0, 8, 8] as [number, number, number, number], area: 64,
- *   iscrowd: false, difficult: false };
+ * const car = { bbox: [0, 0, 8, 8] as [number, number, number, number] };
  * rasterizeObject(car, { width: 4, height: 4, scale: 0.25 }); // pixels 0,1 of rows 0,1 on
  * ```
  */
 export function rasterizeObject(
-  object: DetectionObject,
+  object: OutlinedObject,
   grid: RasterGrid,
   rule: FillRule = "nonzero",
 ): Uint8Array {

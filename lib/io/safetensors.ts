@@ -7,34 +7,24 @@
  */
 import { rethrowWithPrefix } from "./_file_errors.ts";
 import { withAtomicFile, writeAll } from "./atomic_write.ts";
-import {
-  bytesPerElement,
-  decodeToFloat32,
-  isTensorDtype,
-  numelOf,
-  TENSOR_DTYPES,
-  type TensorDtype,
-} from "./dtype.ts";
+import { decodeToFloat32, numelOf } from "./dtype.ts";
 import { RandomAccessFile } from "./random_access_file.ts";
+import {
+  checkedHeaderLength,
+  isNonNegativeInteger,
+  parseMetadata,
+  parseSafetensorsHeader,
+  type SafetensorsHeader,
+  type SafetensorsTensorInfo,
+} from "./safetensors_bytes.ts";
 
-/** Largest header accepted, as in the reference implementation: guards against absurd lengths. */
-export const MAX_SAFETENSORS_HEADER_BYTES = 100_000_000;
-
-/** Where one tensor lives in a safetensors file and what it holds. */
-export interface SafetensorsTensorInfo {
-  readonly name: string;
-  readonly dtype: TensorDtype;
-  readonly shape: readonly number[];
-  /** Offset of the first byte from the start of the file (not of the data section). */
-  readonly byteOffset: number;
-  readonly byteLength: number;
-}
-
-/** A parsed safetensors header: tensors in header order, plus the optional metadata map. */
-export interface SafetensorsHeader {
-  readonly tensors: readonly SafetensorsTensorInfo[];
-  readonly metadata: Readonly<Record<string, string>>;
-}
+// The header's format is plain parsing, shared with in-memory files (the web page's weights).
+export {
+  MAX_SAFETENSORS_HEADER_BYTES,
+  parseSafetensorsHeader,
+  type SafetensorsHeader,
+  type SafetensorsTensorInfo,
+} from "./safetensors_bytes.ts";
 
 /**
  * An open safetensors file whose header has been read and checked. Call {@link close} when done.
@@ -116,19 +106,9 @@ export async function openSafetensors(path: string): Promise<SafetensorsFile> {
     if (file.size < 8) {
       throw new RangeError(`the file is ${file.size} bytes, too short to hold a header length`);
     }
-    const lengthBytes = await file.readAt(0, 8);
-    const headerLength = new DataView(lengthBytes.buffer).getBigUint64(0, true);
-    if (headerLength === 0n) throw new RangeError("header length is 0");
-    if (headerLength > BigInt(file.size - 8)) {
-      throw new RangeError(`header length ${headerLength} exceeds the file size ${file.size}`);
-    }
-    if (headerLength > BigInt(MAX_SAFETENSORS_HEADER_BYTES)) {
-      throw new RangeError(
-        `header length ${headerLength} exceeds the ${MAX_SAFETENSORS_HEADER_BYTES}-byte limit`,
-      );
-    }
-    const headerBytes = await file.readAt(8, Number(headerLength));
-    const dataStart = 8 + Number(headerLength);
+    const headerLength = checkedHeaderLength(await file.readAt(0, 8), file.size);
+    const headerBytes = await file.readAt(8, headerLength);
+    const dataStart = 8 + headerLength;
     const header = parseSafetensorsHeader(headerBytes, file.size - dataStart, dataStart);
     return new SafetensorsFile(path, file, header);
   } catch (error) {
@@ -159,119 +139,6 @@ export async function readSafetensors(
     return tensors;
   } finally {
     file.close();
-  }
-}
-
-/**
- * Parses and validates header bytes. `dataLength` is the size of the data section that follows
- * the header and `dataStart` its offset in the file (offsets in the result are file offsets).
- * Throws a one-line error without the file name; {@link openSafetensors} adds it.
- *
- * @example
- * ```ts
- * import { parseSafetensorsHeader } from "./safetensors.ts";
- * const json = '{"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}}';
- * const header = parseSafetensorsHeader(new TextEncoder().encode(json), 8, 8 + json.length);
- * header.tensors[0]?.shape; // [2]
- * ```
- */
-export function parseSafetensorsHeader(
-  headerBytes: Uint8Array,
-  dataLength: number,
-  dataStart: number,
-): SafetensorsHeader {
-  let text: string;
-  try {
-    text = new TextDecoder("utf-8", { fatal: true }).decode(headerBytes);
-  } catch {
-    throw new TypeError("the header is not valid UTF-8");
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message.split("\n")[0] : String(error);
-    throw new TypeError(`the header is not valid JSON (${reason})`);
-  }
-  if (!isPlainObject(json)) throw new TypeError("the header is not a JSON object");
-
-  let metadata: Record<string, string> = {};
-  const tensors: SafetensorsTensorInfo[] = [];
-  for (const [name, entry] of Object.entries(json)) {
-    if (name === "__metadata__") {
-      metadata = parseMetadata(entry);
-      continue;
-    }
-    tensors.push(parseTensorEntry(name, entry, dataLength, dataStart));
-  }
-  checkNoOverlap(tensors);
-  return { tensors, metadata };
-}
-
-function parseMetadata(entry: unknown): Record<string, string> {
-  if (!isPlainObject(entry) || !Object.values(entry).every((v) => typeof v === "string")) {
-    throw new TypeError("__metadata__ is not a map from strings to strings");
-  }
-  return entry as Record<string, string>;
-}
-
-function parseTensorEntry(
-  name: string,
-  entry: unknown,
-  dataLength: number,
-  dataStart: number,
-): SafetensorsTensorInfo {
-  if (!isPlainObject(entry)) throw new TypeError(`tensor "${name}" is not a JSON object`);
-  const { dtype, shape, data_offsets: offsets } = entry;
-  if (!isTensorDtype(dtype)) {
-    throw new TypeError(
-      `tensor "${name}" has unsupported dtype ${JSON.stringify(dtype)} (supported: ${
-        TENSOR_DTYPES.join(", ")
-      })`,
-    );
-  }
-  if (!Array.isArray(shape) || !shape.every(isNonNegativeInteger)) {
-    throw new TypeError(
-      `tensor "${name}" shape ${JSON.stringify(shape)} is not a list of non-negative integers`,
-    );
-  }
-  if (
-    !Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isNonNegativeInteger) ||
-    offsets[0]! > offsets[1]!
-  ) {
-    throw new TypeError(
-      `tensor "${name}" data_offsets ${JSON.stringify(offsets)} are not [begin, end] with ` +
-        `0 <= begin <= end`,
-    );
-  }
-  const [begin, end] = offsets as [number, number];
-  const expectedBytes = numelOf(shape) * bytesPerElement(dtype);
-  if (end - begin !== expectedBytes) {
-    throw new RangeError(
-      `tensor "${name}" data_offsets [${begin},${end}] do not match shape [${shape}] ` +
-        `(${dtype} needs ${expectedBytes} bytes)`,
-    );
-  }
-  if (end > dataLength) {
-    throw new RangeError(
-      `tensor "${name}" data_offsets [${begin},${end}] lie outside the ${dataLength}-byte ` +
-        `data section`,
-    );
-  }
-  return { name, dtype, shape, byteOffset: dataStart + begin, byteLength: end - begin };
-}
-
-function checkNoOverlap(tensors: readonly SafetensorsTensorInfo[]): void {
-  // Empty tensors occupy no bytes and cannot overlap anything.
-  const sorted = tensors.filter((t) => t.byteLength > 0).sort((a, b) =>
-    a.byteOffset - b.byteOffset
-  );
-  for (let i = 1; i < sorted.length; i++) {
-    const previous = sorted[i - 1]!;
-    const current = sorted[i]!;
-    if (current.byteOffset < previous.byteOffset + previous.byteLength) {
-      throw new RangeError(`tensors "${previous.name}" and "${current.name}" overlap`);
-    }
   }
 }
 
@@ -406,12 +273,4 @@ function compareStrings(a: string, b: string): number {
 
 function readPrefix(path: string): string {
   return `Cannot read safetensors "${path}"`;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isNonNegativeInteger(value: unknown): value is number {
-  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0;
 }

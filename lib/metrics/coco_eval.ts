@@ -18,26 +18,19 @@
  * - AP = mean over thresholds, recall points and classes; AR = mean over thresholds and classes
  *   of the final recall.
  *
+ * - Annotation ids as pycocotools uses them (`coco_ids.ts`): a detection that takes the ground
+ *   truth of id 0 is not counted matched (a false positive; the ground truth stays unfound), and
+ *   a repeated id stands for the last annotation carrying it. `ids: "unique"` scores as if every
+ *   id were unique and non-zero, which is what those rules cost.
+ *
  * Scores here are fractions in [0, 1]; `null` where pycocotools prints -1.
  *
  * @module
  */
-import type { BoxXywh, DetectionObject } from "../data/detection_split.ts";
-
-/** One predicted box. */
-export interface ScoredDetection {
-  /** Index into the split's class names. */
-  classIndex: number;
-  bbox: BoxXywh;
-  score: number;
-}
-
-/** One image's ground truth and detections, as scorers take them. */
-export interface EvalImage {
-  id: number;
-  objects: readonly DetectionObject[];
-  detections: readonly ScoredDetection[];
-}
+import { asPycocotoolsLoadsThem } from "../data/coco_ids.ts";
+import type { DetectionObject } from "../data/detection_split.ts";
+import type { EvalImage, ScoredDetection } from "../data/detections.ts";
+import type { BoxXywh } from "../image/box.ts";
 
 /** IoU thresholds: `linspace(.5, .95, 10)` computed as numpy does. */
 export const COCO_IOU_THRESHOLDS: readonly number[] = linspace(0.5, 0.95, 10);
@@ -73,6 +66,15 @@ export interface CocoEvalResult {
   perClassAp50: (number | null)[];
 }
 
+/** Options of {@link cocoEvaluate}. */
+export interface CocoEvalOptions {
+  /**
+   * `pycocotools` (default): annotation ids count as in pycocotools (module notes);
+   * `unique`: as if every id were unique and non-zero.
+   */
+  ids?: "pycocotools" | "unique";
+}
+
 /** One image and class under one area range: pycocotools' `evaluateImg` result. */
 interface ImageClassEval {
   /** Scores of the kept detections, sorted. */
@@ -101,9 +103,18 @@ interface ImageClassEval {
  * result.ap; // 1
  * ```
  */
-export function cocoEvaluate(images: readonly EvalImage[], numClasses: number): CocoEvalResult {
-  const grouped = [...images].sort((a, b) => a.id - b.id).map((image) => ({
-    objects: byClass(image.objects),
+export function cocoEvaluate(
+  images: readonly EvalImage[],
+  numClasses: number,
+  options: CocoEvalOptions = {},
+): CocoEvalResult {
+  const asPycocotools = (options.ids ?? "pycocotools") === "pycocotools";
+  const sorted = [...images].sort((a, b) => a.id - b.id);
+  const objects = asPycocotools
+    ? asPycocotoolsLoadsThem(sorted.map((image) => image.objects))
+    : sorted.map((image) => image.objects);
+  const grouped = sorted.map((image, i) => ({
+    objects: byClass(objects[i]!),
     detections: byClass(image.detections),
   }));
   const maxDet = COCO_MAX_DETS[COCO_MAX_DETS.length - 1]!;
@@ -127,7 +138,9 @@ export function cocoEvaluate(images: readonly EvalImage[], numClasses: number): 
         gts.forEach((g, j) => ious[i * gts.length + j] = boxIou(d.bbox, g.bbox, g.iscrowd))
       );
       for (let a = 0; a < A; a++) {
-        perArea[a]!.push(evaluateImageClass(gts, kept, ious, COCO_AREA_RANGES[a]!));
+        perArea[a]!.push(
+          evaluateImageClass(gts, kept, ious, COCO_AREA_RANGES[a]!, asPycocotools),
+        );
       }
     }
     precision.push([]);
@@ -210,12 +223,15 @@ function evaluateImageClass(
   dts: readonly ScoredDetection[],
   ious: Float64Array,
   [lo, hi]: readonly [number, number],
+  zeroIdMatchesNothing: boolean,
 ): ImageClassEval {
   const G = gts.length;
   const rawIgnore = gts.map((g) => g.iscrowd || g.area < lo || g.area > hi ? 1 : 0);
   const gtOrder = stableOrder(rawIgnore);
   const gtIgnore = gtOrder.map((g) => rawIgnore[g]!);
   const crowd = gtOrder.map((g) => gts[g]!.iscrowd);
+  // pycocotools records a match as the ground truth's id: id 0 reads as no match.
+  const zeroId = gtOrder.map((g) => zeroIdMatchesNothing && gts[g]!.id === 0);
   const T = COCO_IOU_THRESHOLDS.length;
   const D = dts.length;
   const matched = new Uint8Array(T * D);
@@ -237,7 +253,7 @@ function evaluateImageClass(
       }
       if (match === -1) continue;
       ignored[t * D + d] = gtIgnore[match]!;
-      matched[t * D + d] = 1;
+      matched[t * D + d] = zeroId[match] ? 0 : 1;
       gtTaken[match] = 1;
     }
     for (let d = 0; d < D; d++) {

@@ -4,11 +4,18 @@
  * category, in percent, plus every scored image's ground truth and detections, so that shards
  * scored apart merge into exactly the scores of the whole split (AP does not average).
  *
+ * Category means come twice: `categoryMeans` leaves each category's catch-all `other-*` classes
+ * out, as the thesis's Table A.1 does (Airplane's baseline 49.83 is the mean of its 10 named
+ * types), and `categoryMeansAll` counts every class.
+ *
  * @module
  */
+import { cocoIdProblems, describeCocoIdProblems } from "../data/coco_ids.ts";
+import { classNameKey } from "../data/detection_classes.ts";
 import type { ClassCategory, DetectionObject } from "../data/detection_split.ts";
 import { cocoEvaluate } from "./coco_eval.ts";
-import type { CocoEvalResult, EvalImage, ScoredDetection } from "./coco_eval.ts";
+import type { EvalImage, ScoredDetection } from "../data/detections.ts";
+import type { CocoEvalResult } from "./coco_eval.ts";
 import { voc07ApPerClass } from "./voc07.ts";
 
 /** Format tag of {@link DetectionReport}; bumped if the layout changes. */
@@ -22,6 +29,11 @@ export interface ClassDetectionScores {
   voc07Ap50: number | null;
 }
 
+/** What `categoryMeans` and `categoryMeansAll` are, as the JSON says it. */
+export const CATEGORY_MEANS_NOTE =
+  "categoryMeans: each category's mean over its classes with ground truth, its other-* classes " +
+  "left out (as the thesis's Table A.1); categoryMeansAll: the same over all its classes";
+
 /** Mean scores of a class category over its classes that have ground truth, in percent. */
 export interface CategoryDetectionScores {
   name: string;
@@ -31,8 +43,10 @@ export interface CategoryDetectionScores {
 }
 
 /**
- * One scored image, compact: objects as `[classIndex, x, y, w, h, area, flags]` (flags: 1 crowd,
- * 2 difficult) and detections as `[classIndex, x, y, w, h, score]`.
+ * One scored image, compact: objects as `[classIndex, x, y, w, h, area, flags]` or, with their
+ * COCO annotation id, `[classIndex, x, y, w, h, area, flags, id]` (flags: 1 crowd, 2 difficult,
+ * 4 a repeated id's kept annotation, 8 a repeated id's other one) and detections as
+ * `[classIndex, x, y, w, h, score]`.
  */
 export interface ReportImage {
   id: number;
@@ -47,13 +61,31 @@ export interface DetectionReport extends Omit<CocoEvalResult, "perClassAp" | "pe
   /** DOTA/FAIR-1M mAP: mean over classes with ground truth of the VOC07 AP at IoU > 0.5. */
   voc07Map50: number | null;
   perClass: ClassDetectionScores[];
-  perCategory: CategoryDetectionScores[];
+  /** Per category, without its `other-*` classes (the thesis's Table A.1 means). */
+  categoryMeans: CategoryDetectionScores[];
+  /** Per category, over all its classes. */
+  categoryMeansAll: CategoryDetectionScores[];
+  /** {@link CATEGORY_MEANS_NOTE}, present with the categories. */
+  categoryMeansNote?: string;
   classNames: string[];
   categories?: ClassCategory[];
   /** Number of images scored. */
   images: number;
   /** What an exact merge needs: each image's ground truth and detections. */
   evaluation: ReportImage[];
+}
+
+/** Options of {@link makeDetectionReport}. */
+export interface DetectionReportOptions {
+  classNames: readonly string[];
+  categories?: readonly ClassCategory[];
+  /**
+   * Told, in one line, when annotation ids are zero or repeat (pycocotools' rules on them change
+   * the COCO scores: `coco_ids.ts`), with the scores unique ids would give.
+   */
+  onWarning?: (message: string) => void;
+  /** The ground truth's file, for that line. */
+  groundTruth?: string;
 }
 
 /**
@@ -75,7 +107,7 @@ export interface DetectionReport extends Omit<CocoEvalResult, "perClassAp" | "pe
  */
 export function makeDetectionReport(
   images: readonly EvalImage[],
-  options: { classNames: readonly string[]; categories?: readonly ClassCategory[] },
+  options: DetectionReportOptions,
 ): DetectionReport {
   const { classNames, categories } = options;
   const numClasses = classNames.length;
@@ -94,6 +126,18 @@ export function makeDetectionReport(
     }
   }
   const coco = cocoEvaluate(images, numClasses);
+  const idProblems = options.onWarning ? cocoIdProblems(images) : null;
+  if (idProblems) {
+    const unique = cocoEvaluate(images, numClasses, { ids: "unique" });
+    const scores = (r: CocoEvalResult) => `AP ${fixed(r.ap)}, AP50 ${fixed(r.ap50)}`;
+    options.onWarning!(
+      `${options.groundTruth ? `"${options.groundTruth}": ` : ""}` +
+        `${describeCocoIdProblems(idProblems)}; scored as pycocotools does (a match on id 0 is a ` +
+        "false positive, a repeated id stands for its last annotation): " +
+        `${scores(coco)}, against ${scores(unique)} with unique non-zero ids ` +
+        "(--strict-ids refuses such files)",
+    );
+  }
   const voc = voc07ApPerClass(images, numClasses);
   const perClass = classNames.map((name, k) => ({
     name,
@@ -101,15 +145,16 @@ export function makeDetectionReport(
     ap50: percent(coco.perClassAp50[k]!),
     voc07Ap50: percent(voc[k]!),
   }));
-  const perCategory = (categories ?? []).map((category) => {
-    const members = category.classIndices.map((k) => perClass[k]!);
+  const categoryMean = (category: ClassCategory, withOther: boolean) => {
+    const members = category.classIndices.map((k) => perClass[k]!)
+      .filter((c) => withOther || !isOtherClass(c.name));
     return {
       name: category.name,
       ap: meanOf(members.map((c) => c.ap)),
       ap50: meanOf(members.map((c) => c.ap50)),
       voc07Map50: meanOf(members.map((c) => c.voc07Ap50)),
     };
-  });
+  };
   const sorted = [...images].sort((a, b) => a.id - b.id);
   return {
     format: DETECTION_REPORT_FORMAT,
@@ -128,7 +173,9 @@ export function makeDetectionReport(
     arLarge: percent(coco.arLarge),
     voc07Map50: meanOf(perClass.map((c) => c.voc07Ap50)),
     perClass,
-    perCategory,
+    categoryMeans: (categories ?? []).map((c) => categoryMean(c, false)),
+    categoryMeansAll: (categories ?? []).map((c) => categoryMean(c, true)),
+    ...(categories ? { categoryMeansNote: CATEGORY_MEANS_NOTE } : {}),
     classNames: [...classNames],
     ...(categories
       ? { categories: categories.map((c) => ({ name: c.name, classIndices: [...c.classIndices] })) }
@@ -136,6 +183,21 @@ export function makeDetectionReport(
     images: images.length,
     evaluation: sorted.map(packImage),
   };
+}
+
+/**
+ * Whether a class is a category's catch-all (`other-airplane`, `Other Ship`, `others`): left out of
+ * {@link DetectionReport.categoryMeans}.
+ *
+ * @example
+ * ```ts
+ * import { isOtherClass } from "./detection_report.ts";
+ * isOtherClass("other-vehicle"); // true
+ * isOtherClass("Boeing737"); // false
+ * ```
+ */
+export function isOtherClass(name: string): boolean {
+  return classNameKey(name).startsWith("other");
 }
 
 /** Whether parsed JSON is a detection report (by its format tag), not a semantic one. */
@@ -194,7 +256,7 @@ export function parseDetectionReport(value: unknown, source: string): {
     if (
       typeof image !== "object" || image === null || !Number.isSafeInteger(image.id) ||
       !Array.isArray(image.objects) || !Array.isArray(image.detections) ||
-      !image.objects.every((row) => finite(row, 7)) ||
+      !image.objects.every((row) => finite(row, 7) || finite(row, 8)) ||
       !image.detections.every((row) => finite(row, 6))
     ) {
       return fail(`evaluation entry ${i} is not an image with objects and detections`);
@@ -215,6 +277,7 @@ export function parseDetectionReport(value: unknown, source: string): {
  */
 export function mergeDetectionReports(
   reports: readonly { report: unknown; source: string }[],
+  onWarning?: (message: string) => void,
 ): DetectionReport {
   if (reports.length === 0) throw new RangeError("Merging scores needs at least one report");
   const parsed = reports.map(({ report, source }) => ({
@@ -246,36 +309,46 @@ export function mergeDetectionReports(
   return makeDetectionReport(images, {
     classNames: first.classNames,
     ...(first.categories ? { categories: first.categories } : {}),
+    ...(onWarning ? { onWarning } : {}),
   });
 }
 
 function packImage(image: EvalImage): ReportImage {
   return {
     id: image.id,
-    objects: image.objects.map((o) => [
-      o.classIndex,
-      ...o.bbox,
-      o.area,
-      (o.iscrowd ? 1 : 0) | (o.difficult ? 2 : 0),
-    ]),
+    objects: image.objects.map((o) => {
+      const flags = (o.iscrowd ? 1 : 0) | (o.difficult ? 2 : 0) |
+        (o.idKept === true ? 4 : o.idKept === false ? 8 : 0);
+      const row = [o.classIndex, ...o.bbox, o.area, flags];
+      return o.id === undefined ? row : [...row, o.id];
+    }),
     detections: image.detections.map((d) => [d.classIndex, ...d.bbox, d.score]),
   };
 }
 
 function unpackImage(image: ReportImage): EvalImage {
-  const objects: DetectionObject[] = image.objects.map(([k, x, y, w, h, area, flags]) => ({
-    classIndex: k!,
-    bbox: [x!, y!, w!, h!],
-    area: area!,
-    iscrowd: (flags! & 1) !== 0,
-    difficult: (flags! & 2) !== 0,
-  }));
+  const objects: DetectionObject[] = image.objects.map(([k, x, y, w, h, area, flags, id]) => {
+    const object: DetectionObject = {
+      classIndex: k!,
+      bbox: [x!, y!, w!, h!],
+      area: area!,
+      iscrowd: (flags! & 1) !== 0,
+      difficult: (flags! & 2) !== 0,
+    };
+    if (id !== undefined) object.id = id;
+    if (flags! & 12) object.idKept = (flags! & 4) !== 0;
+    return object;
+  });
   const detections: ScoredDetection[] = image.detections.map(([k, x, y, w, h, score]) => ({
     classIndex: k!,
     bbox: [x!, y!, w!, h!],
     score: score!,
   }));
   return { id: image.id, objects, detections };
+}
+
+function fixed(fraction: number | null): string {
+  return fraction === null ? "-" : (fraction * 100).toFixed(2);
 }
 
 function percent(value: number | null): number | null {

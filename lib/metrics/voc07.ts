@@ -18,7 +18,7 @@
  * @module
  */
 import { boxIou } from "./coco_eval.ts";
-import type { EvalImage } from "./coco_eval.ts";
+import type { EvalImage } from "../data/detections.ts";
 
 /** IoU a match must exceed. */
 export const VOC07_IOU_THRESHOLD = 0.5;

@@ -12,7 +12,7 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
-import { blasFor } from "../backend/blas_matmul.ts";
+import { blasFor } from "../backend/blas_registry.ts";
 import { matMul, matMulBias } from "./matmul.ts";
 
 const frozenTensors = new WeakSet<Tensor>();

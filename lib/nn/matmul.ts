@@ -11,7 +11,7 @@
  * @module
  */
 import { type Tensor, type Tensor2D, tf } from "../backend/tf.ts";
-import { blasFor } from "../backend/blas_matmul.ts";
+import { blasFor } from "../backend/blas_registry.ts";
 
 /**
  * Multiply-adds per batch entry from which splitting a batched product into plain ones pays on

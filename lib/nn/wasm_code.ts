@@ -7,7 +7,8 @@
  *
  * @module
  */
-import { type ExportSplit, heapThreadsOf, splitExports } from "../backend/heap_threads.ts";
+import { type ExportSplit, heapThreadsOf, splitExports } from "../backend/kernel_split.ts";
+import { sleb, uleb, wasmName } from "../backend/wasm_encoding.ts";
 
 /** Opcodes of the WebAssembly core instructions used here. */
 export const OP = {
@@ -61,32 +62,6 @@ export const SIMD = {
 
 /** Value types. */
 export const TYPE = { i32: 0x7f, f32: 0x7d, v128: 0x7b } as const;
-
-/** Unsigned LEB128. */
-export function uleb(value: number): number[] {
-  const bytes: number[] = [];
-  do {
-    let byte = value & 0x7f;
-    value >>>= 7;
-    if (value !== 0) byte |= 0x80;
-    bytes.push(byte);
-  } while (value !== 0);
-  return bytes;
-}
-
-/** Signed LEB128. */
-export function sleb(value: number): number[] {
-  const bytes: number[] = [];
-  while (true) {
-    const byte = value & 0x7f;
-    value >>= 7;
-    if ((value === 0 && (byte & 0x40) === 0) || (value === -1 && (byte & 0x40) !== 0)) {
-      bytes.push(byte);
-      return bytes;
-    }
-    bytes.push(byte | 0x80);
-  }
-}
 
 /**
  * An instruction stream. Loads and stores take byte addresses from the stack.
@@ -313,11 +288,6 @@ function section(id: number, content: number[]): number[] {
   return [id, ...uleb(content.length), ...content];
 }
 
-function name(text: string): number[] {
-  const bytes = [...new TextEncoder().encode(text)];
-  return [...uleb(bytes.length), ...bytes];
-}
-
 /** How a kernel module is built. */
 export interface SimdModuleOptions {
   /** Its polynomials use relaxed SIMD's fused multiply-adds. */
@@ -363,11 +333,11 @@ export function simdModuleBytes(
     bodies.push(...uleb(body.length), ...body);
   }
   const limits = sharedMemory ? [0x03, ...uleb(1), ...uleb(65536)] : [0x00, ...uleb(1)];
-  const imports = [...uleb(1), ...name("env"), ...name("memory"), 0x02, ...limits];
+  const imports = [...uleb(1), ...wasmName("env"), ...wasmName("memory"), 0x02, ...limits];
   const declarations = [...uleb(functions.length), ...functions.map((_, i) => i)];
   const exports = [
     ...uleb(functions.length),
-    ...functions.flatMap((fn, i) => [...name(fn.name), 0x00, ...uleb(i)]),
+    ...functions.flatMap((fn, i) => [...wasmName(fn.name), 0x00, ...uleb(i)]),
   ];
   return new Uint8Array([
     0x00,

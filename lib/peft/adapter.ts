@@ -8,7 +8,7 @@
 import { type Tensor, type Tensor1D, type Tensor4D, tf } from "../backend/tf.ts";
 import { linear } from "../nn/linear.ts";
 import type { PeftConfig } from "./config.ts";
-import { tensorSeed, uniformValues } from "./_init.ts";
+import { tensorSeed, uniformValues } from "../nn/init.ts";
 
 /** Local names of one block's adapter tensors (`encoder.blocks.<i>.adapter.<name>`). */
 export const ADAPTER_TENSOR_NAMES = ["down.weight", "down.bias", "up.weight", "up.bias"] as const;

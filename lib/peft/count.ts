@@ -7,7 +7,7 @@ import type { HeadConfig } from "../decoder/head.ts";
 import { expectedShapes, type SamArchitecture } from "../encoder/architecture.ts";
 import type { PeftConfig } from "./config.ts";
 import { type ParameterGroup, peftTensorLayout } from "./layout.ts";
-import { numel } from "./_init.ts";
+import { numel } from "../nn/init.ts";
 
 /** What {@link countParameters} returns. */
 export interface ParameterCount {

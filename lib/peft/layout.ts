@@ -15,7 +15,7 @@
  */
 import { type HeadConfig, headDecoderShapes, SEMANTIC_HEAD } from "../decoder/head.ts";
 import { expectedShapes, type SamArchitecture } from "../encoder/architecture.ts";
-import { gateShapes } from "../gate/gate.ts";
+import { gateShapes } from "./gate.ts";
 import { ADAPTER_TENSOR_NAMES, adapterShapes } from "./adapter.ts";
 import type { PeftConfig } from "./config.ts";
 import { LORA_TENSOR_NAMES, loraShapes } from "./lora.ts";

@@ -6,10 +6,10 @@
  * @module
  */
 import { type Tensor, type Tensor1D, type Tensor3D, tf } from "../backend/tf.ts";
-import { repeatPerWindow } from "../gate/gate.ts";
+import { repeatPerWindow } from "./gate.ts";
 import { linear } from "../nn/linear.ts";
 import type { PeftConfig } from "./config.ts";
-import { tensorSeed, uniformValues } from "./_init.ts";
+import { tensorSeed, uniformValues } from "../nn/init.ts";
 
 /** Local names of one block's LoRA tensors (`encoder.blocks.<i>.lora.<name>`). */
 export const LORA_TENSOR_NAMES = ["query_a", "query_b", "value_a", "value_b"] as const;

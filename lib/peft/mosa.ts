@@ -14,10 +14,10 @@
  * @module
  */
 import { type Tensor, tf } from "../backend/tf.ts";
-import { mixSeed, mulberry32 } from "../data/prng.ts";
+import { mixSeed, mulberry32 } from "../nn/prng.ts";
 import type { MosaShare, PeftConfig } from "./config.ts";
 import { methodSpec } from "./registry.ts";
-import { numel, tensorSeed } from "./_init.ts";
+import { numel, tensorSeed } from "../nn/init.ts";
 
 /** An adapter projection: `down` (D -> D_mid) or `up` (D_mid -> D). */
 export type AdapterProjection = "down" | "up";

@@ -19,8 +19,7 @@ import { encodeImage } from "../encoder/image_encoder.ts";
 import { LayeredWeights } from "../encoder/layered_weights.ts";
 import { encoderStages } from "../encoder/stages.ts";
 import type { ModelWeights } from "../encoder/weights.ts";
-import { type GateTensors, gateValue, initialGate } from "../gate/gate.ts";
-import type { GateRecorder } from "../gate/recorder.ts";
+import { type GateObserver, type GateTensors, gateValue, initialGate } from "./gate.ts";
 import type { Stage } from "../train/staged_gradients.ts";
 import type { FrozenSplit, TrainableModel } from "../train/trainable.ts";
 import { adapterOutput, type AdapterTensors, initialAdapter } from "./adapter.ts";
@@ -50,7 +49,7 @@ import {
   reparameterisePrefix,
 } from "./prefix.ts";
 import { methodSpec, type ModuleKind } from "./registry.ts";
-import { numel } from "./_init.ts";
+import { numel } from "../nn/init.ts";
 
 /** Tensor values by name, as files hold them. */
 export type TensorValues = Map<string, { shape: number[]; data: Float32Array }>;
@@ -234,17 +233,17 @@ export class PeftModel {
     return new PeftModel(base, config, options, values, flat);
   }
 
-  /** The encoder hooks of this run; gate values go to `recorder` when given. */
-  extensions(recorder?: GateRecorder): EncoderExtensions | undefined {
+  /** The encoder hooks of this run; gate values go to `observer` when given. */
+  extensions(observer?: GateObserver): EncoderExtensions | undefined {
     const spec = methodSpec(this.config.method);
     if (spec.modules.length === 0) return undefined;
-    return (block, blockInput) => this.#blockExtension(block, blockInput, recorder);
+    return (block, blockInput) => this.#blockExtension(block, blockInput, observer);
   }
 
   #blockExtension(
     block: number,
     blockInput: Tensor4D,
-    recorder?: GateRecorder,
+    observer?: GateObserver,
   ): BlockExtension | undefined {
     const spec = methodSpec(this.config.method);
     const extension: BlockExtension = {};
@@ -255,7 +254,7 @@ export class PeftModel {
         bias: this.#get(`${gateName(block, kind)}.bias`),
       };
       const value = gateValue(blockInput, tensors);
-      recorder?.capture(block, kind, value);
+      observer?.capture(block, kind, value);
       return value;
     };
     for (const kind of spec.modules) {
@@ -360,9 +359,9 @@ export class PeftModel {
    * const logits = model.forward(images);
    * ```
    */
-  forward(images: Tensor4D, recorder?: GateRecorder): Tensor4D {
+  forward(images: Tensor4D, observer?: GateObserver): Tensor4D {
     return tf.tidy(() =>
-      this.#semanticLogits(encodeImage(this.#weights, images, this.extensions(recorder)))
+      this.#semanticLogits(encodeImage(this.#weights, images, this.extensions(observer)))
     );
   }
 
@@ -375,9 +374,9 @@ export class PeftModel {
    * const { masks, classLogits } = model.detect(images);
    * ```
    */
-  detect(images: Tensor4D, recorder?: GateRecorder): DetectionOutput {
+  detect(images: Tensor4D, observer?: GateObserver): DetectionOutput {
     return tf.tidy(() =>
-      this.#detections(encodeImage(this.#weights, images, this.extensions(recorder)))
+      this.#detections(encodeImage(this.#weights, images, this.extensions(observer)))
     );
   }
 
@@ -394,8 +393,8 @@ export class PeftModel {
    * embedding, one stage per encoder block, then neck, decoder and head in one; undefined when
    * nothing this run trains lives in the encoder (then {@link frozenSplit} is cheaper).
    *
-   * No gate recorder enters: training runs every stage but the last twice per step, and a
-   * recorder would count those gates twice.
+   * No gate observer enters: training runs every stage but the last twice per step, and an
+   * observer would count those gates twice.
    */
   stages(): Stage[] | undefined {
     return this.#stagesWith((embeddings) => this.#semanticLogits(embeddings));

@@ -14,7 +14,7 @@
 import { type Tensor, type Tensor1D, type Tensor2D, type Tensor3D, tf } from "../backend/tf.ts";
 import { linear } from "../nn/linear.ts";
 import type { PeftConfig } from "./config.ts";
-import { normalValues, tensorSeed, uniformValues } from "./_init.ts";
+import { normalValues, tensorSeed, uniformValues } from "../nn/init.ts";
 
 /** Local names of the reparameterisation MLP's tensors (Linear, tanh, Linear: indexes 0 and 2). */
 export const PREFIX_REPARAM_NAMES = ["0.weight", "0.bias", "2.weight", "2.bias"] as const;

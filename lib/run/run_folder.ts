@@ -41,6 +41,11 @@ export interface RunSettings {
   baseCheckpointSha256: string;
   /** The head (and task); absent in runs made before detection existed (semantic). */
   head?: HeadConfig;
+  /**
+   * Detection: the fraction of a cut object's area a training tile must hold, strictly more, to
+   * take it as it is (less: difficult, no loss); absent in semantic runs and older ones (0.7).
+   */
+  tileKeep?: number;
 }
 
 /** What is already in a folder a run would write to. */

@@ -22,6 +22,21 @@ export interface StageRecord {
   resumed?: boolean;
 }
 
+/** A time the cell was taken up again after an interruption (a kill, Ctrl-C, a lost node). */
+export interface Interruption {
+  /** The stage it was in. */
+  stage: CellStage;
+  /** ISO time it was taken up again. */
+  at: string;
+  /**
+   * `resumed`: training continued from its checkpoint (at `fromStep`); `redone`: the stage
+   * started over from scratch, for the reason in `why`.
+   */
+  then: "resumed" | "redone";
+  fromStep?: number;
+  why?: string;
+}
+
 /** The content of `cell.json`. */
 export interface CellRecord {
   format: "mopeft-study-cell";
@@ -47,6 +62,8 @@ export interface CellRecord {
   host: string;
   pid: number;
   stages: Partial<Record<CellStage, StageRecord>>;
+  /** Each time the cell was taken up again after an interruption, oldest first. */
+  interruptions?: Interruption[];
   /** The command lines, as run (program first), so that the cell can be redone by hand. */
   commands: Partial<Record<CellStage, string[]>>;
   /** The same as shell lines, with the output redirections the study used. */

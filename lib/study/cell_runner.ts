@@ -10,10 +10,16 @@ import { writeFileAtomic } from "../io/atomic_write.ts";
 import { countParameters } from "../peft/count.ts";
 import { inspectRunFolder } from "../run/run_folder.ts";
 import { type CellCommands, cellCommands, shellLine } from "./cell_commands.ts";
-import { type CellRecord, type CellStage, readCellRecord, writeCellRecord } from "./cell_record.ts";
+import {
+  type CellRecord,
+  type CellStage,
+  type Interruption,
+  readCellRecord,
+  writeCellRecord,
+} from "./cell_record.ts";
 import { cellDir, type StudyCell } from "./cells.ts";
 import { runChild } from "./child_command.ts";
-import { LOCK_FILE, type LockOwner, readLock, tryLock } from "./lock.ts";
+import { type CellLock, LOCK_FILE, type LockOwner, readLock, tryLock } from "./lock.ts";
 import { BASELINE, methodTrainOptions, peftConfigOf, type Study } from "./study_file.ts";
 
 /** What {@link runCell} needs besides the cell. */
@@ -27,8 +33,11 @@ export interface CellRunContext {
   classCounts: ReadonlyMap<string, number>;
   /** Each stderr line of the cell's commands (their progress), with the stage it came from. */
   onOutput?: (stage: CellStage, line: string) => void;
-  /** Called as each stage starts. */
-  onStage?: (stage: CellStage, resumed: boolean) => void;
+  /**
+   * Called as each stage starts: `resumed` when training continues an interrupted run, `redone`
+   * (why) when an interrupted stage starts over from scratch.
+   */
+  onStage?: (stage: CellStage, resumed: boolean, redone?: string) => void;
   /** Interrupts the running command (SIGINT: a training run saves a checkpoint first). */
   signal?: AbortSignal;
 }
@@ -86,6 +95,9 @@ export async function runCell(cell: StudyCell, context: CellRunContext): Promise
       host: hostname(),
       pid: Deno.pid,
       stages: sameSettings ? { ...previous!.stages } : {},
+      ...(sameSettings && previous!.interruptions
+        ? { interruptions: [...previous!.interruptions] }
+        : {}),
       commands: sameSettings ? { ...previous!.commands } : {},
       commandLines: sameSettings ? { ...previous!.commandLines } : {},
       ...parameterCounts(cell, context),
@@ -95,7 +107,11 @@ export async function runCell(cell: StudyCell, context: CellRunContext): Promise
       for (const stage of stagesFrom(previous.failedStage)) delete record.stages[stage];
     }
     await writeCellRecord(folder, record);
-    return await runStages(context, folder, commands, record);
+    // A record left "running" (its holder died: the lock was stale) or "interrupted" (Ctrl-C)
+    // with these settings: the stage it was in is taken up again.
+    const interrupted = sameSettings &&
+      (previous!.status === "running" || previous!.status === "interrupted");
+    return await runStages(context, folder, commands, record, lock, interrupted);
   } finally {
     await lock.release();
   }
@@ -106,8 +122,39 @@ async function runStages(
   folder: string,
   commands: CellCommands,
   record: CellRecord,
+  lock: CellLock,
+  interrupted: boolean,
 ): Promise<CellOutcome> {
+  // The first stage run here is the one the interruption stopped.
+  let pendingInterruption = interrupted;
+  const noteInterruption = async (
+    stage: CellStage,
+    entry: Pick<Interruption, "then" | "fromStep" | "why">,
+  ) => {
+    if (!pendingInterruption) return;
+    pendingInterruption = false;
+    record.interruptions = [
+      ...(record.interruptions ?? []),
+      { stage, at: new Date().toISOString(), ...entry },
+    ];
+    await writeCellRecord(folder, record);
+  };
   const program = context.program;
+  // The lock names each command's process while it runs: should this process die, the cell is
+  // not taken over before that child, which then stops at its next step, is gone too.
+  const runCommand = async (stage: CellStage, args: readonly string[]) => {
+    try {
+      return await runChild(
+        program,
+        args,
+        (line) => context.onOutput?.(stage, line),
+        context.signal,
+        (pid) => lock.setChild(pid),
+      );
+    } finally {
+      await lock.setChild(null);
+    }
+  };
   const stop = async (
     stage: CellStage,
     code: number,
@@ -136,13 +183,17 @@ async function runStages(
     record.commands.train = [...program, ...args];
     record.commandLines.train = shellLine([...program, ...args]);
     await writeCellRecord(folder, record);
-    context.onStage?.("train", resumed);
-    const result = await runChild(
-      program,
-      args,
-      (line) => context.onOutput?.("train", line),
-      context.signal,
+    const redone = pendingInterruption && !resumed
+      ? "the interrupted run left no checkpoint"
+      : undefined;
+    await noteInterruption(
+      "train",
+      resumed
+        ? { then: "resumed", fromStep: await checkpointStep(`${folder}/run`) }
+        : { then: "redone", why: "no checkpoint" },
     );
+    context.onStage?.("train", resumed, redone);
+    const result = await runCommand("train", args);
     if (result.code !== 0) return await stop("train", result.code, result.error);
     record.stages.train = { seconds: result.seconds, finished: new Date().toISOString(), resumed };
     await writeCellRecord(folder, record);
@@ -154,18 +205,22 @@ async function runStages(
   ];
   for (const [stage, args, file] of outputs) {
     if (!args || record.stages[stage]) continue;
+    // Its command is recorded as it starts: without one, the interruption came before it.
+    const started = record.commands[stage] !== undefined;
     record.commands[stage] = [...program, ...args];
     record.commandLines[stage] = `${shellLine([...program, ...args])} > ${
       shellLine([`${folder}/${file}`])
     }`;
     await writeCellRecord(folder, record);
-    context.onStage?.(stage, false);
-    const result = await runChild(
-      program,
-      args,
-      (line) => context.onOutput?.(stage, line),
-      context.signal,
+    const redone = pendingInterruption && started ? `${args[0]} does not resume` : undefined;
+    await noteInterruption(
+      stage,
+      started
+        ? { then: "redone", why: `${args[0]} does not resume` }
+        : { then: "resumed", why: "stopped before this stage" },
     );
+    context.onStage?.(stage, false, redone);
+    const result = await runCommand(stage, args);
     if (result.code !== 0) return await stop(stage, result.code, result.error);
     try {
       JSON.parse(result.stdout);
@@ -182,6 +237,19 @@ async function runStages(
   record.finished = new Date().toISOString();
   await writeCellRecord(folder, record);
   return { kind: "done", record };
+}
+
+/** The step of the checkpoint that `train --resume` continues from in `runDir`. */
+async function checkpointStep(runDir: string): Promise<number | undefined> {
+  for (const folder of ["checkpoint", "checkpoint.old"]) {
+    try {
+      const state = JSON.parse(await Deno.readTextFile(`${runDir}/${folder}/state.json`));
+      if (Number.isInteger(state?.step)) return state.step;
+    } catch {
+      // Not this one.
+    }
+  }
+  return undefined;
 }
 
 async function sha256Hex(text: string): Promise<string> {

@@ -10,6 +10,14 @@
 // no-control-regex rule quiet about the escape character.
 const ANSI_ESCAPE = new RegExp(String.fromCharCode(27) + "\\[[0-9;]*[A-Za-z]", "g");
 
+/**
+ * Set on every child: its stdin is then a pipe that the study holds open and never writes, so
+ * that end of file on it means the study is gone (killed, even by SIGKILL, which it cannot pass
+ * on); `mopeft` then stops as on Ctrl-C (`train` saves a checkpoint first) rather than go on
+ * writing a cell that the next study run will take up.
+ */
+export const PARENT_PIPE_ENV = "MOPEFT_PARENT_PIPE";
+
 /** What a finished child command produced. */
 export interface ChildResult {
   code: number;
@@ -20,9 +28,11 @@ export interface ChildResult {
 }
 
 /**
- * Runs `program` followed by `args`; `onLine` receives each stderr line as it comes. When
- * `signal` aborts, the child gets SIGINT, which a `mopeft train` answers by finishing its step and
- * saving a checkpoint (a scheduler's SIGTERM, or a Kubernetes pod's, reaches only the study).
+ * Runs `program` followed by `args`; `onLine` receives each stderr line as it comes, `onSpawn`
+ * the child's process id once it runs. When `signal` aborts, the child gets SIGINT, which a
+ * `mopeft train` answers by finishing its step and saving a checkpoint (a scheduler's SIGTERM, or
+ * a Kubernetes pod's, reaches only the study). Should this process die, the child reads end of
+ * file on its stdin and stops the same way (see {@link PARENT_PIPE_ENV}).
  *
  * @example
  * ```ts ignore
@@ -34,14 +44,19 @@ export async function runChild(
   args: readonly string[],
   onLine?: (line: string) => void,
   signal?: AbortSignal,
+  onSpawn?: (pid: number) => void | Promise<void>,
 ): Promise<ChildResult> {
   const started = performance.now();
   const child = new Deno.Command(program[0]!, {
     args: [...program.slice(1), ...args],
-    stdin: "null",
+    env: { [PARENT_PIPE_ENV]: "1" },
+    stdin: "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  // Held open, never written: the kernel closes it when this process ends, however it ends.
+  const parentPipe = child.stdin.getWriter();
+  await onSpawn?.(child.pid);
   const interrupt = () => {
     try {
       child.kill("SIGINT");
@@ -73,6 +88,7 @@ export async function runChild(
   const [status, out] = await Promise.all([child.status, stdoutBytes, readErr]).finally(() =>
     signal?.removeEventListener("abort", interrupt)
   );
+  await parentPipe.close().catch(() => {});
   const seconds = (performance.now() - started) / 1000;
   const code = status.signal ? 128 + signalNumber(status.signal) : status.code;
   let error: string | null = null;

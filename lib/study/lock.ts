@@ -1,7 +1,9 @@
 /**
  * Cell locks: a file created exclusively (`O_CREAT | O_EXCL`, atomic on local disks and on NFS
- * v3+), holding the owner's host and process id, so that two processes never run the same cell.
- * A lock is stale, and is taken over, when its process on this host is gone, or when its holder
+ * v3+), holding the owner's host and process id, and the id of the command it runs for the cell
+ * (the `train` child that writes the run folder), so that two processes never run the same cell.
+ * A lock is stale, and is taken over, when its process and its child on this host are both gone
+ * (a killed study's child finishes its step and checkpoint before it ends), or when its holder
  * (anywhere) has not refreshed it for {@link LOCK_STALE_MS}: holders touch their lock every
  * {@link LOCK_REFRESH_MS}, so that a job killed on another node (a preempted Slurm task, a
  * deleted pod) does not hold its cell forever.
@@ -16,6 +18,8 @@ export interface LockOwner {
   pid: number;
   /** ISO time the lock was taken. */
   since: string;
+  /** The child process running the cell's current command, while one runs. */
+  child?: number;
 }
 
 /** A held lock; {@link CellLock.release} removes it. */
@@ -24,6 +28,8 @@ export interface CellLock {
   owner: LockOwner;
   /** True when a stale lock of a dead process was taken over. */
   tookOver: LockOwner | null;
+  /** Records the child process now running the cell's command (`null`: none runs). */
+  setChild(pid: number | null): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -90,8 +96,9 @@ export async function readLock(path: string): Promise<LockOwner | null> {
 }
 
 /**
- * True when the lock at `path` held by `owner` is abandoned: its process ran on this host and no
- * longer exists, or the lock has not been refreshed for {@link LOCK_STALE_MS}.
+ * True when the lock at `path` held by `owner` is abandoned: its process ran on this host and
+ * neither it nor its child (see {@link LockOwner.child}) exists any longer, or the lock has not
+ * been refreshed for {@link LOCK_STALE_MS}.
  */
 export async function isStale(owner: LockOwner, path: string): Promise<boolean> {
   try {
@@ -102,13 +109,16 @@ export async function isStale(owner: LockOwner, path: string): Promise<boolean> 
   }
   if (owner.host !== hostname()) return false;
   if (owner.pid === Deno.pid) return false;
-  return !(await processAlive(owner.pid));
+  if (await processAlive(owner.pid)) return false;
+  return owner.child === undefined || !(await processAlive(owner.child));
 }
 
 async function processAlive(pid: number): Promise<boolean> {
   try {
-    await Deno.stat(`/proc/${pid}`);
-    return true;
+    // State after the command name: Z is a zombie, which has ended (and writes nothing) but
+    // waits for a parent that reaps it, as an orphan may where init reaps none.
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
   } catch (error) {
     if (!(error instanceof Deno.errors.NotFound)) return true;
     // No /proc (macOS, BSD): ask kill(1) whether signal 0 can reach the process.
@@ -148,6 +158,16 @@ function heldLock(path: string, owner: LockOwner, tookOver: LockOwner | null): C
     path,
     owner,
     tookOver,
+    setChild: async (pid) => {
+      const holder = await readLock(path);
+      if (!holder || !sameOwner(holder, owner)) return;
+      const { child: _previous, ...mine } = owner;
+      const next: LockOwner = pid === null ? mine : { ...mine, child: pid };
+      // Replaced whole (temp file, then rename), so that a reader never sees half a lock.
+      const temp = `${path}.${owner.pid}.tmp`;
+      await Deno.writeTextFile(temp, JSON.stringify(next) + "\n");
+      await Deno.rename(temp, path);
+    },
     release: async () => {
       clearInterval(refresh);
       const holder = await readLock(path);

@@ -15,6 +15,7 @@ export type OptionKind =
   | "positiveNumber"
   | "nonNegativeNumber"
   | "openFraction"
+  | "fractionBelowOne"
   | "string"
   | "boolean"
   | readonly string[];
@@ -47,6 +48,7 @@ export const TRAIN_KEYS: Readonly<Record<string, OptionKind>> = {
   "mosa-share": ["down", "up", "none"],
   "mosa-consistency": "nonNegativeNumber",
   "gate-threshold": "openFraction",
+  "tile-keep": "fractionBelowOne",
   "backend": BACKEND_NAMES,
 };
 
@@ -108,6 +110,10 @@ export function checkOptionValue(kind: OptionKind, value: unknown): string | und
       return isNumber && value > 0 && value < 1
         ? undefined
         : `expected a number between 0 and 1, ${got}`;
+    case "fractionBelowOne":
+      return isNumber && value >= 0 && value < 1
+        ? undefined
+        : `expected a number from 0 up to (not including) 1, ${got}`;
     case "string":
       return typeof value === "string" && value.length > 0
         ? undefined

@@ -26,7 +26,7 @@ export interface RunStudyOptions {
   /** Progress: a cell starts (`position` of `count` in this process's share), ends, or speaks. */
   onCellStart?: (cell: StudyCell, position: number, count: number) => void;
   onCellEnd?: (cell: StudyCell, outcome: CellOutcome) => void;
-  onStage?: (cell: StudyCell, stage: CellStage, resumed: boolean) => void;
+  onStage?: (cell: StudyCell, stage: CellStage, resumed: boolean, redone?: string) => void;
   onOutput?: (cell: StudyCell, stage: CellStage, line: string) => void;
 }
 
@@ -99,7 +99,7 @@ export async function runStudy(
       program: options.program,
       architecture: loaded.architecture,
       classCounts: loaded.classCounts,
-      onStage: (stage, resumed) => options.onStage?.(cell, stage, resumed),
+      onStage: (stage, resumed, redone) => options.onStage?.(cell, stage, resumed, redone),
       onOutput: (stage, line) => options.onOutput?.(cell, stage, line),
       signal: options.signal,
     });

@@ -1,11 +1,12 @@
 /**
  * Where a study's cells stand, from its output folder alone: done, failed, running (a lock held
- * by a live process, or one on another host), pending (everything else, interrupted cells
- * included).
+ * by a live process or its child, or one on another host), pending (everything else,
+ * interrupted cells included), and every interruption: how each cell was taken up again, or
+ * that it waits to be.
  *
  * @module
  */
-import { readCellRecord } from "./cell_record.ts";
+import { type CellRecord, type CellStage, readCellRecord } from "./cell_record.ts";
 import { cellDir, studyCells } from "./cells.ts";
 import { isStale, LOCK_FILE, readLock } from "./lock.ts";
 import type { Study } from "./study_file.ts";
@@ -28,6 +29,23 @@ export interface StudyStatus {
   active: Array<{ cell: string; host: string; pid: number; since: string }>;
   /** Cells not done yet (failed ones not included), in the study's order. */
   pendingCells: string[];
+  /**
+   * Each interruption of a cell, in the study's order: `then` says how the cell was taken up
+   * again (`resumed`: training from its checkpoint at `fromStep`; `redone`: the stage from
+   * scratch, `why`), or `pending` while it waits for the next `study run`.
+   */
+  interrupted: InterruptedCell[];
+}
+
+/** One entry of {@link StudyStatus.interrupted}. */
+export interface InterruptedCell {
+  cell: string;
+  stage: CellStage;
+  then: "resumed" | "redone" | "pending";
+  fromStep?: number;
+  why?: string;
+  /** When it was taken up again. */
+  at?: string;
 }
 
 /**
@@ -51,6 +69,7 @@ export async function studyStatus(study: Study, outDir: string): Promise<StudySt
     failures: [],
     active: [],
     pendingCells: [],
+    interrupted: [],
   };
   for (const cell of studyCells(study)) {
     status.total++;
@@ -61,8 +80,26 @@ export async function studyStatus(study: Study, outDir: string): Promise<StudySt
     } else if (state.state === "running") {
       status.active.push({ cell: cell.id, ...state.holder! });
     } else if (state.state === "pending") status.pendingCells.push(cell.id);
+    const record = await readCellRecord(cellDir(outDir, cell));
+    for (const entry of record?.interruptions ?? []) {
+      status.interrupted.push({ cell: cell.id, ...entry });
+    }
+    if (state.state === "pending" && record && isInterrupted(record)) {
+      status.interrupted.push({ cell: cell.id, stage: stageReached(record), then: "pending" });
+    }
   }
   return status;
+}
+
+/** A record that a process left unfinished: killed ("running", no live holder) or Ctrl-C. */
+function isInterrupted(record: CellRecord): boolean {
+  return record.status === "running" || record.status === "interrupted";
+}
+
+/** The stage an unfinished record was in: the first not finished. */
+function stageReached(record: CellRecord): CellStage {
+  const stages: CellStage[] = ["train", "eval", "gates"];
+  return stages.find((stage) => !record.stages[stage]) ?? "gates";
 }
 
 /** The state of one cell (see {@link CellState}). */

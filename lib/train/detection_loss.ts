@@ -5,6 +5,11 @@
  * plus Dice on the matched queries' masks at the decoder's output resolution, each averaged over
  * the batch's objects.
  *
+ * Difficult objects (cut by a tile border, mostly outside it: lib/data/detection_tiles.ts) take no
+ * loss, as DOTA-trained detectors ignore them: they take part in the matching, so that the query
+ * that fits one best is claimed by it, and that query then gets no term at all, neither its class
+ * and mask as a target nor a "no object" cross-entropy as a false positive.
+ *
  * @module
  */
 import { type Tensor2D, tf } from "../backend/tf.ts";
@@ -29,11 +34,12 @@ export interface DetectionLossWeights extends MatchCostWeights {
  * The loss of a batch's detection output against each image's targets, a scalar:
  * `classLoss · CE + maskLoss · BCE + diceLoss · Dice` where
  *
- * - CE is the weighted mean over all B·Q queries of `−log softmax(classLogits)[target]`, the
- *   target being the matched object's class or C ("no object"), weighted 0.1 for C and 1 else
- *   (PyTorch's `cross_entropy` with class weights: Σ w·nll / Σ w);
+ * - CE is the weighted mean over the B·Q queries of `−log softmax(classLogits)[target]`, the
+ *   target being the matched object's class or C ("no object"), weighted 0.1 for C, 0 for a
+ *   query matched to an ignored (difficult) object, and 1 else (PyTorch's `cross_entropy` with
+ *   class weights: Σ w·nll / Σ w);
  * - BCE is the per-pixel mean of the sigmoid cross-entropy of each matched mask, summed over the
- *   matched masks and divided by their number (at least 1);
+ *   matched masks (of objects not ignored) and divided by their number (at least 1);
  * - Dice is `1 − (2 Σ σ(m) t + 1) / (Σ σ(m) + Σ t + 1)` per matched mask, likewise averaged.
  *
  * The matching reads the predictions' current values (no gradient flows through it), with a
@@ -75,6 +81,7 @@ export function detectionLoss(
       weights,
     );
     const targetClass = new Int32Array(batch * queries).fill(noObject);
+    const classWeights = new Float32Array(batch * queries).fill(noObjectWeight);
     const matchedRows: number[] = [];
     const matchedMasks: Float32Array[] = [];
     targets.forEach((target, b) => {
@@ -83,18 +90,23 @@ export function detectionLoss(
         if (classIndex < 0 || classIndex >= noObject) {
           throw new RangeError(`Target class ${classIndex} outside the head's ${noObject} classes`);
         }
+        if (target.ignored?.[object]) {
+          classWeights[b * queries + query] = 0;
+          continue;
+        }
         targetClass[b * queries + query] = classIndex;
+        classWeights[b * queries + query] = 1;
         matchedRows.push(b * queries + query);
         matchedMasks.push(target.masks.subarray(object * pixels, (object + 1) * pixels));
       }
     });
 
     const logProbabilities = tf.logSoftmax(output.classLogits.reshape([batch * queries, channels]));
-    const classWeights = Float32Array.from(targetClass, (c) => c === noObject ? noObjectWeight : 1);
     const oneHot = tf.oneHot(tf.tensor1d(targetClass, "int32"), channels).toFloat();
     const weight = tf.tensor1d(classWeights);
     const nll = tf.neg(tf.sum(tf.mul(oneHot, logProbabilities), 1));
-    const crossEntropy = tf.div(tf.sum(tf.mul(nll, weight)), tf.sum(weight));
+    // Σ w > 0 unless every query is claimed by an ignored object: then there is no class term.
+    const crossEntropy = tf.div(tf.sum(tf.mul(nll, weight)), tf.maximum(tf.sum(weight), 1e-12));
     let total = tf.mul(crossEntropy, classLoss);
     if (matchedRows.length > 0) {
       const count = matchedRows.length;

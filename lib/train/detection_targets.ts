@@ -12,6 +12,11 @@ import { rasterizeObject } from "../image/rasterize.ts";
 export interface DetectionTargets {
   /** Class index of each of the n objects. */
   classes: Int32Array;
+  /**
+   * 1 for an object that takes no loss (difficult: mostly outside its tile), 0 else; absent: all
+   * 0. Such an object is still matched, so that the query that finds it is not told "no object".
+   */
+  ignored?: Uint8Array;
   /** `[n, height, width]` 0/1 masks at the decoder's output resolution. */
   masks: Float32Array;
   height: number;
@@ -23,7 +28,8 @@ export interface DetectionTargets {
  * `gridSize x gridSize` grid: a cell is on when its centre lies inside one of the object's
  * polygons (lib/image/rasterize.ts) or, for an object without polygons, inside its box. An object too
  * small to cover any cell centre gets the cell holding its box's centre, so that every target
- * has a mask to match. Crowd regions are left out (they are scored, not learned).
+ * has a mask to match. Crowd regions are left out (they are scored, not learned); difficult
+ * objects are kept, marked `ignored` (the loss matches them but takes nothing on them).
  *
  * @example
  * ```ts
@@ -56,6 +62,7 @@ export function rasteriseTargets(
   });
   return {
     classes: Int32Array.from(learned, (object) => object.classIndex),
+    ignored: Uint8Array.from(learned, (object) => object.difficult ? 1 : 0),
     masks,
     height: gridSize,
     width: gridSize,

@@ -61,10 +61,10 @@ Deno.test("detection: --holdout trains on part of a split, validates on the rest
     "--seed",
     "3",
   ]);
-  // 8 training images: 2 held out for evaluation, 6 trained on.
-  assertEquals(scores.images, 2);
+  // 32 training images: 8 held out for evaluation, 24 trained on.
+  assertEquals(scores.images, 8);
   const whole = await json(["eval", ...common, "--peft", out, "--data", data, "--split", "train"]);
-  assertEquals(whole.images, 8);
+  assertEquals(whole.images, 32);
 });
 
 Deno.test("detection: the run records its task; a stopped run resumes to the weights of a straight one", async () => {
@@ -73,6 +73,8 @@ Deno.test("detection: the run records its task; a stopped run resumes to the wei
   const manifest = JSON.parse(await Deno.readTextFile(`${work}/straight/peft.json`));
   assertEquals(manifest.head, { task: "detection", queries: 6 });
   assertEquals(manifest.classNames, ["square", "disc", "triangle"]);
+  // DOTA's tile rule by default; recorded, so that --resume keeps it.
+  assertEquals(JSON.parse(await Deno.readTextFile(`${work}/straight/run.json`)).tileKeep, 0.7);
   await json(trainArgs(`${work}/resumed`, 2, ["--method", "mopeft", "--save-every", "1"]));
   const resumed = await json([
     "train",
@@ -115,12 +117,13 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
       "ar100",
       "voc07Map50",
       "perClass",
-      "perCategory",
+      "categoryMeans",
+      "categoryMeansAll",
     ]
   ) {
     ok(field in whole, `eval JSON lacks ${field}`);
   }
-  assertEquals(whole.images, 4);
+  assertEquals(whole.images, 8);
   assertEquals((whole.perClass as { name: string }[]).map((c) => c.name), [
     "square",
     "disc",
@@ -129,7 +132,7 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
   const parts: string[] = [];
   for (const shard of ["0/2", "1/2"]) {
     const part = await json([...evalArgs, "--shard", shard]);
-    assertEquals(part.images, 2);
+    assertEquals(part.images, 4); // half of the 8 val images
     parts.push(`${work}/part_${parts.length}.json`);
     await Deno.writeTextFile(parts.at(-1)!, JSON.stringify(part));
   }
@@ -155,7 +158,7 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
     "0",
   ]);
   const results = JSON.parse(await Deno.readTextFile(`${out}/detections.json`));
-  ok(results.length > 0 && results.length <= 4 * 100);
+  ok(results.length > 0 && results.length <= 8 * 100);
   const ids = new Set(results.map((r: { image_id: number }) => r.image_id));
   const valImages = JSON.parse(
     await Deno.readTextFile(`${data}/annotations/instances_val.json`),
@@ -164,7 +167,7 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
   for (const r of results) {
     ok([1, 2, 3].includes(r.category_id) && r.bbox.length === 4 && r.score > 0 && r.score <= 1);
   }
-  assertEquals((predicted.files as string[]).length, 4);
+  assertEquals((predicted.files as string[]).length, 8);
   // The results file scores as the eval did: same detections, same ground truth.
   const scored = await json([
     "score-detections",
@@ -176,6 +179,43 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
   assertEquals(scored.ap, whole.ap);
   assertEquals(scored.ap50, whole.ap50);
 
+  // Without --split, eval, predict and score-detections take the evaluation split (val: the
+  // data has no test), never train, and say so on stderr.
+  const splitLine = `mopeft: split "val" of "${data}" (the data's evaluation split: no "test"; ` +
+    "name another with --split)";
+  const unnamed = await runCli(["eval", "--checkpoint", checkpoint, "--peft", run, "--data", data]);
+  assertEquals(unnamed.code, 0, unnamed.stderr);
+  assertEquals(JSON.parse(unnamed.stdout).split, "val");
+  assertEquals(JSON.parse(unnamed.stdout).ap, whole.ap);
+  ok(unnamed.stderr.split("\n").includes(splitLine), unnamed.stderr);
+  const unnamedPredict = await runCli([
+    "predict",
+    "--checkpoint",
+    checkpoint,
+    "--peft",
+    run,
+    "--data",
+    data,
+    "--out",
+    `${work}/predicted_unnamed`,
+  ]);
+  assertEquals(unnamedPredict.code, 0, unnamedPredict.stderr);
+  assertEquals(
+    await Deno.readTextFile(`${work}/predicted_unnamed/detections.json`),
+    await Deno.readTextFile(`${out}/detections.json`),
+  );
+  ok(unnamedPredict.stderr.split("\n").includes(splitLine), unnamedPredict.stderr);
+  const unnamedScore = await runCli([
+    "score-detections",
+    "--gt",
+    data,
+    "--dets",
+    `${out}/detections.json`,
+  ]);
+  assertEquals(unnamedScore.code, 0, unnamedScore.stderr);
+  assertEquals(JSON.parse(unnamedScore.stdout).ap, whole.ap);
+  ok(unnamedScore.stderr.split("\n").includes(splitLine), unnamedScore.stderr);
+
   const gates = await json([
     "inspect-gates",
     ...common,
@@ -186,7 +226,7 @@ Deno.test("detection: validation AP50, eval JSON, shards merging into the whole,
     "--split",
     "val",
   ]);
-  assertEquals(gates.images, 4);
+  assertEquals(gates.images, 8);
   assertEquals(gates.method, "mopeft");
 });
 
@@ -276,4 +316,24 @@ Deno.test("detection: summary counts the head; a run given the other task's data
     1,
     /Cannot train a semantic segmentation run on ".*fixtures\/detection": it is a COCO detection dataset/,
   );
+  const tileKeep = (dataset: string, value: string) =>
+    runCli([
+      "train",
+      ...common,
+      "--data",
+      dataset,
+      "--method",
+      "decoder",
+      "--steps",
+      "0",
+      "--tile-keep",
+      value,
+      "--out",
+      `${work}/tile_keep`,
+      "--force",
+    ]);
+  assertOneLineError(await tileKeep(data, "1"), 2, /--tile-keep.*from 0 up to \(not including\) 1/);
+  assertOneLineError(await tileKeep(semanticData, "0.5"), 2, /--tile-keep is for detection runs/);
+  assertEquals((await tileKeep(data, "0.5")).code, 0);
+  assertEquals(JSON.parse(await Deno.readTextFile(`${work}/tile_keep/run.json`)).tileKeep, 0.5);
 });

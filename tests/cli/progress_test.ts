@@ -166,6 +166,31 @@ Deno.test("createProgress() off a terminal prints a plain line every 10%, no car
   assertEquals(writes[10], "train: 200 steps in 20s (10.0 steps/s), loss 0.5000\n");
 });
 
+Deno.test("createProgress() of a resumed run counts the run's steps but rates this process's", () => {
+  const { stream, writes } = captureStream(false);
+  const clock = manualClock();
+  // A run of 30 steps resumed at step 20: this process runs 10, one every 200 ms.
+  const progress = createProgress({
+    label: "train",
+    total: 30,
+    start: 20,
+    unit: "step",
+    stream,
+    now: clock.now,
+  });
+  for (let step = 21; step <= 30; step++) {
+    clock.advance(200);
+    progress.update(step, { loss: 0.25 });
+  }
+  progress.done();
+  assertEquals(writes[0], "train  21/30 steps (70%)  5.0 steps/s  ETA 2s  loss 0.2500\n");
+  assertEquals(
+    writes.at(-1),
+    "train: 10 steps in 2s (5.0 steps/s), resumed at step 20 (run total 30/30 steps), " +
+      "loss 0.2500\n",
+  );
+});
+
 Deno.test("createProgress() off a terminal also prints after the interval when 10% is slow", () => {
   const { stream, writes } = captureStream(false);
   const clock = manualClock();

@@ -10,7 +10,7 @@ import {
   randomSamTensors,
   TINY_SIZE,
 } from "../../lib/encoder/random_checkpoint.ts";
-import { writeSafetensors } from "../../lib/io/safetensors.ts";
+import { readSafetensors, writeSafetensors } from "../../lib/io/safetensors.ts";
 import { assertOneLineError, type CliResult, runCli } from "../_cli.ts";
 import { copyTree } from "../_copy_tree.ts";
 import { pathExists } from "../../lib/io/path_exists.ts";
@@ -216,6 +216,7 @@ Deno.test("two shards run the study between them; a rerun trains nothing; the re
   assertEquals([status.total, status.done, status.failed, status.pending], [6, 6, 0, 0]);
   const plan = await runStudyCli(["study", "plan", mainStudy, "--out", mainOut]);
   assertEquals(plan.stdout, "");
+  assertEquals(plan.stderr.trim(), "mopeft study: nothing to do: 6 cells, 6 done, 0 running");
 });
 
 // setsid (util-linux) puts the study and its children in one process group to kill together.
@@ -264,6 +265,11 @@ Deno.test({
   assertEquals(killed.status, "running");
   const pending = json(await runStudyCli(["study", "status", out]));
   assertEquals([pending.done, pending.running, pending.pending], [0, 0, 1]);
+  assertEquals(pending.interrupted, [
+    { cell: "synthetic/mopeft/seed-0", stage: "train", then: "pending" },
+  ]);
+  const checkpointStep =
+    JSON.parse(await Deno.readTextFile(`${cell}/run/checkpoint/state.json`)).step;
 
   const resumed = await runStudyCli(["study", "run", study, "--out", out]);
   assertEquals(resumed.code, 0, resumed.stderr);
@@ -271,12 +277,161 @@ Deno.test({
   const record = JSON.parse(await Deno.readTextFile(`${cell}/cell.json`));
   assertEquals(record.status, "done");
   assertEquals(record.stages.train.resumed, true);
+  // The interruption stays on record, with how the cell was taken up again.
+  const after = json(await runStudyCli(["study", "status", out]));
+  assertEquals(after.done, 1);
+  const [entry, ...more] = after.interrupted as Record<string, unknown>[];
+  assertEquals(more, []);
+  const { at, ...rest } = entry!;
+  assertEquals(rest, {
+    cell: "synthetic/mopeft/seed-0",
+    stage: "train",
+    then: "resumed",
+    fromStep: checkpointStep,
+  });
+  ok(typeof at === "string" && at >= killed.started, `taken up at ${at}`);
   ok(record.commands.train.includes("--resume"));
   const state = JSON.parse(await Deno.readTextFile(`${cell}/run/checkpoint/state.json`));
   assertEquals(state.step, 8);
   await Deno.stat(`${cell}/eval.json`);
   await Deno.stat(`${cell}/gates.svg`);
   ok(!(await pathExists(`${cell}/lock`)), "the lock is released");
+});
+
+Deno.test({
+  name: "a cell killed before its first checkpoint is redone from scratch, and says so",
+  ignore: !hasSetsid,
+}, async () => {
+  const study = await writeStudy("scratch", {
+    name: "scratch",
+    checkpoint,
+    datasets: [{ name: "synthetic", data: `${fixtures}/synthetic` }],
+    train: { steps: 30, "batch-size": 2, lr: 0.003, "log-every": 1, "save-every": 1000 },
+    methods: ["lora"],
+  });
+  const out = `${work}/scratch-out`;
+  const cell = `${out}/cells/synthetic/lora/seed-0`;
+  const group = new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "-A", "cli.ts", "study", "run", study, "--out", out, "--quiet"],
+    cwd: repoRoot,
+    stdout: "null",
+    stderr: "null",
+    env: NO_SCHEDULER,
+  }).spawn();
+  for (let i = 0; i < 1200; i++) {
+    const logged = await Deno.readTextFile(`${cell}/run/metrics.jsonl`).then(
+      () => true,
+      () => false,
+    );
+    if (logged) break;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  // Study and train killed together, as a scheduler kills a job: no checkpoint is written.
+  Deno.kill(-group.pid, "SIGKILL");
+  await group.status;
+  ok(!(await pathExists(`${cell}/run/checkpoint/state.json`)), "no checkpoint yet");
+
+  const redone = await runStudyCli(["study", "run", study, "--out", out]);
+  assertEquals(redone.code, 0, redone.stderr);
+  ok(
+    redone.stderr.includes(
+      "train (interrupted before; redone from scratch: the interrupted run left no checkpoint)",
+    ),
+    redone.stderr,
+  );
+  const status = json(await runStudyCli(["study", "status", out]));
+  assertEquals(status.done, 1);
+  assertEquals(
+    (status.interrupted as Record<string, unknown>[]).map(({ at: _at, ...rest }) => rest),
+    [{ cell: "synthetic/lora/seed-0", stage: "train", then: "redone", why: "no checkpoint" }],
+  );
+  const record = JSON.parse(await Deno.readTextFile(`${cell}/cell.json`));
+  assertEquals(record.stages.train.resumed, false);
+  ok(record.commands.train.includes("--force"), record.commandLines.train);
+});
+
+/** True while `pid` runs (a zombie, ended but not reaped, counts as gone). */
+async function running(pid: number): Promise<boolean> {
+  try {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2)[0] !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "a study killed alone (SIGKILL) takes its train child with it, checkpoint saved; the resumed cell ends as an uninterrupted one",
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  const orphanStudy = (name: string) =>
+    writeStudy(name, {
+      name: "orphan",
+      checkpoint,
+      datasets: [{ name: "synthetic", data: `${fixtures}/synthetic` }],
+      // No periodic checkpoint: the one the resumed run starts from is the child's own, saved as
+      // it stops on seeing its parent gone.
+      train: { steps: 40, "batch-size": 2, lr: 0.003, "log-every": 1, "save-every": 1000 },
+      eval: { split: "test" },
+      methods: ["lora"],
+    });
+  const study = await orphanStudy("orphan");
+  const out = `${work}/orphan-out`;
+  const cell = `${out}/cells/synthetic/lora/seed-0`;
+  const parent = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "cli.ts", "study", "run", study, "--out", out, "--quiet"],
+    cwd: repoRoot,
+    stdout: "null",
+    stderr: "null",
+    env: NO_SCHEDULER,
+  }).spawn();
+  // Kill the study alone once its train child has logged two steps.
+  let trainPid: number | undefined;
+  for (let i = 0; i < 1200 && trainPid === undefined; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const lock = await Deno.readTextFile(`${cell}/lock`).then(JSON.parse, () => null);
+    const steps = await Deno.readTextFile(`${cell}/run/metrics.jsonl`)
+      .then((text) => text.trim().split("\n").length, () => 0);
+    if (lock?.child && steps >= 2) trainPid = lock.child;
+  }
+  ok(trainPid, "the lock names the train child");
+  Deno.kill(parent.pid, "SIGKILL");
+  await parent.status;
+  const killedAt = performance.now();
+  while (await running(trainPid) && performance.now() - killedAt < 20_000) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const seconds = (performance.now() - killedAt) / 1000;
+  ok(!(await running(trainPid)), `train child ${trainPid} still runs ${seconds} s after its study`);
+  ok(seconds < 10, `the child took ${seconds} s to end`);
+  const state = JSON.parse(await Deno.readTextFile(`${cell}/run/checkpoint/state.json`));
+  ok(state.step >= 2 && state.step < 40, `checkpoint at step ${state.step}`);
+  // Holder and child gone: the cell is pending, and listed as interrupted in training.
+  const pending = json(await runStudyCli(["study", "status", out]));
+  assertEquals([pending.done, pending.running, pending.pending], [0, 0, 1]);
+
+  const resumed = await runStudyCli(["study", "run", study, "--out", out, "--quiet"]);
+  assertEquals(resumed.code, 0, resumed.stderr);
+  const record = JSON.parse(await Deno.readTextFile(`${cell}/cell.json`));
+  assertEquals([record.status, record.stages.train.resumed], ["done", true]);
+
+  // The same study without the kill.
+  const straightOut = `${work}/orphan-straight`;
+  const straight = await runStudyCli(["study", "run", study, "--out", straightOut, "--quiet"]);
+  assertEquals(straight.code, 0, straight.stderr);
+  const straightCell = `${straightOut}/cells/synthetic/lora/seed-0`;
+  const scores = async (folder: string) => {
+    const { seconds: _seconds, ...rest } = JSON.parse(
+      await Deno.readTextFile(`${folder}/eval.json`),
+    );
+    return rest;
+  };
+  assertEquals(await scores(cell), await scores(straightCell));
+  const a = await readSafetensors(`${straightCell}/run/peft.safetensors`);
+  const b = await readSafetensors(`${cell}/run/peft.safetensors`);
+  assertEquals([...b.keys()], [...a.keys()]);
+  for (const [name, tensor] of a) assertEquals(b.get(name)!.data, tensor.data, name);
 });
 
 Deno.test("a failing cell is recorded with its one-line error and the others go on", async () => {

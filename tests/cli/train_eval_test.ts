@@ -10,6 +10,7 @@ import {
 } from "../../lib/encoder/random_checkpoint.ts";
 import { readSafetensors, writeSafetensors } from "../../lib/io/safetensors.ts";
 import { assertOneLineError, runCli, runCliJson } from "../_cli.ts";
+import { copyTree } from "../_copy_tree.ts";
 
 const data = new URL("../../fixtures/mess/synthetic", import.meta.url).pathname;
 const work = await Deno.makeTempDir({ prefix: "mopeft_cli_" });
@@ -34,6 +35,51 @@ const trainArgs = (out: string, steps: number, extra: string[] = []) => [
   "3",
   ...extra,
 ];
+
+Deno.test("eval without --split: test, else the data's one evaluation split, never train", async () => {
+  const run = `${work}/split_rule`;
+  await json(trainArgs(run, 0, ["--method", "decoder"]));
+  const small = new URL("../../fixtures/mess/synthetic-small", import.meta.url).pathname;
+  const evalArgs = (
+    dir: string,
+  ) => ["eval", "--checkpoint", checkpoint, "--peft", run, "--data", dir];
+  // train/test: test.
+  const withTest = await runCli(evalArgs(small));
+  assertEquals(withTest.code, 0, withTest.stderr);
+  assertEquals([JSON.parse(withTest.stdout).split, JSON.parse(withTest.stdout).images], [
+    "test",
+    2,
+  ]);
+  ok(
+    withTest.stderr.includes(
+      `mopeft: split "test" of "${small}" (the test split; name another with --split)`,
+    ),
+    withTest.stderr,
+  );
+  // train/val: val.
+  const dir = await Deno.makeTempDir({ prefix: "mopeft_cli_split_" });
+  await copyTree(small, dir);
+  await Deno.rename(`${dir}/images_detectron2/test`, `${dir}/images_detectron2/val`);
+  await Deno.rename(`${dir}/annotations_detectron2/test`, `${dir}/annotations_detectron2/val`);
+  const withVal = await runCli(evalArgs(dir));
+  assertEquals(withVal.code, 0, withVal.stderr);
+  assertEquals(JSON.parse(withVal.stdout).split, "val");
+  ok(
+    withVal.stderr.includes(
+      `mopeft: split "val" of "${dir}" (the data's evaluation split: no "test"; name another with --split)`,
+    ),
+    withVal.stderr,
+  );
+  // train only: a one-line error listing the splits; named, train is scored.
+  await Deno.remove(`${dir}/images_detectron2/val`, { recursive: true });
+  assertOneLineError(
+    await runCli(evalArgs(dir)),
+    1,
+    /^mopeft: Cannot read dataset ".*": no evaluation split, only training data \(found: train\); name it with --split to score on it$/,
+  );
+  assertEquals((await json([...evalArgs(dir), "--split", "train", "--quiet"])).images, 4);
+  await Deno.remove(dir, { recursive: true });
+});
 
 Deno.test("train then eval scores higher than the untrained head", async () => {
   await json(trainArgs(`${work}/untrained`, 0, ["--method", "decoder"]));
@@ -120,16 +166,33 @@ Deno.test("a killed run resumes from its checkpoint and ends with the same weigh
   await child.status;
   const state = JSON.parse(await Deno.readTextFile(`${out}/checkpoint/state.json`));
   ok(state.step >= 2 && state.step <= steps);
-  const resumed = await json([
+  // Not --quiet: its last progress line is checked.
+  const run = await runCli([
     "train",
-    ...common,
+    ...common.filter((arg) => arg !== "--quiet"),
     "--out",
     out,
     "--resume",
     "--steps",
     String(steps),
   ]);
-  assertEquals(resumed.steps, steps);
+  assertEquals(run.code, 0, run.stderr);
+  const resumed = JSON.parse(run.stdout);
+  // The run's steps in all, and those this process ran.
+  assertEquals([resumed.steps, resumed.stepsRun, resumed.resumedAt], [
+    steps,
+    steps - state.step,
+    state.step,
+  ]);
+  const ran = steps - state.step;
+  ok(
+    new RegExp(
+      `^train: ${ran} steps? in \\S+ \\([^)]+\\), resumed at step ${state.step} ` +
+        `\\(run total ${steps}/${steps} steps\\)`,
+      "m",
+    ).test(run.stderr),
+    run.stderr,
+  );
   const a = await readSafetensors(`${work}/straight/peft.safetensors`);
   const b = await readSafetensors(`${out}/peft.safetensors`);
   assertEquals([...a.keys()], [...b.keys()]);

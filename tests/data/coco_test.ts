@@ -36,10 +36,15 @@ Deno.test("readCocoSplit: the fixture's val split, classes in category-id order"
     [10, 128, 128],
     [11, 200, 140],
     [12, 144, 96],
+    [13, 112, 112],
+    [14, 128, 96],
+    [15, 96, 128],
+    [16, 160, 128],
   ]);
   assertEquals(split.images[0]!.file, `${fixture}/images/val/val_008_96x80.png`);
   const square = split.images[0]!.objects[0]!;
   assertDeepEquals(square, {
+    id: 1,
     classIndex: 0,
     bbox: [35, 30, 16, 16],
     area: 256,
@@ -47,7 +52,9 @@ Deno.test("readCocoSplit: the fixture's val split, classes in category-id order"
     difficult: false,
     polygons: [[35, 30, 51, 30, 51, 46, 35, 46]],
   });
-  assertEquals((await findCocoSplit(fixture)).split, "train");
+  // Unnamed: the evaluation split (val), never train; train when training.
+  assertEquals((await findCocoSplit(fixture)).split, "val");
+  assertEquals((await findCocoSplit(fixture, undefined, "train")).split, "train");
   await assertRejects(findCocoSplit(fixture, "test"), /no split "test" \(found: train, val\)/);
 });
 

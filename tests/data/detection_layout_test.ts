@@ -23,7 +23,7 @@ Deno.test("detectionLayout: coco, fair1m, semantic, unknown", async () => {
 
 Deno.test("loadDetectionSplit: folder, explicit files, wrong layouts", async () => {
   const coco = await loadDetectionSplit({ data: `${fixtures}detection`, split: "val" });
-  assertEquals(coco.images.length, 4);
+  assertEquals(coco.images.length, 8);
   const explicit = await loadDetectionSplit({
     images: `${fixtures}detection/images/val`,
     annotations: `${fixtures}detection/annotations/instances_val.json`,

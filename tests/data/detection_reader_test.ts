@@ -3,6 +3,7 @@ import {
   ok as assert,
   rejects as assertRejects,
   strictEqual as assertEquals,
+  throws as assertThrows,
 } from "node:assert/strict";
 import { readCocoSplit } from "../../lib/data/coco.ts";
 import { loadDetectionSplit } from "../../lib/data/detection_layout.ts";
@@ -54,6 +55,20 @@ Deno.test("DetectionReader: tiles of every image, objects where their pixels are
   // Every object of an image that is not tiled is in its one tile.
   const single = tiles.find((t) => t.count === 1 && t.scale !== 1)!;
   assertEquals(single.objects.length, single.source.objects.length);
+  // Shapes cut by a tile border: each one is in every tile that holds some of it, difficult
+  // where that tile holds 0.7 of its area or less; with --tile-keep 0 none is difficult.
+  const difficult = tiles.flatMap((t) => t.objects.filter((o) => o.difficult));
+  assert(difficult.length > 0, "no cut shape in the fixture's tiled images");
+  const lenient: DetectionTile[] = [];
+  for await (const tile of new DetectionReader(split, { size: 128, tileKeep: 0 }).tiles()) {
+    lenient.push(tile);
+  }
+  assertEquals(lenient.flatMap((t) => t.objects.filter((o) => o.difficult)).length, 0);
+  assertEquals(
+    lenient.flatMap((t) => t.objects).length,
+    tiles.flatMap((t) => t.objects).length,
+  );
+  assertThrows(() => new DetectionReader(split, { size: 128, tileKeep: 1.5 }), RangeError);
 });
 
 Deno.test("DetectionReader: seeded order per epoch, batches, id order without a seed", async () => {
@@ -106,7 +121,7 @@ Deno.test("DetectionReader: an image whose size is not the annotation's; skipBad
     });
     let count = 0;
     for await (const _ of lenient.samples()) count++;
-    assertEquals(count, 3);
+    assertEquals(count, 7); // the val split's 8 images but the one of the wrong size
     assertEquals(skipped.length, 1);
   } finally {
     await Deno.remove(dir, { recursive: true });

@@ -1,8 +1,10 @@
 import {
   deepStrictEqual as assertDeepEquals,
   strictEqual as assertEquals,
+  throws as assertThrows,
 } from "node:assert/strict";
-import type { BoxXywh, DetectionObject } from "../../lib/data/detection_split.ts";
+import type { DetectionObject } from "../../lib/data/detection_split.ts";
+import type { BoxXywh } from "../../lib/image/box.ts";
 import { objectsInTile } from "../../lib/data/detection_tiles.ts";
 import { planTiles } from "../../lib/data/tiler.ts";
 
@@ -17,22 +19,71 @@ function object(bbox: BoxXywh, polygons?: number[][]): DetectionObject {
   };
 }
 
-Deno.test("objectsInTile: half the box inside or more, clipped to the tile, in tile pixels", () => {
+Deno.test("objectsInTile: more than 0.7 of the area inside is kept, 0.7 or less is difficult", () => {
   const [left, right] = planTiles(256, 128, { size: 128 });
-  const mostlyLeft = object([100, 10, 40, 20]);
+  // 32 of 40 columns (0.8) in the left tile, 8 (0.2) in the right one.
+  const mostlyLeft = object([96, 10, 40, 20]);
   assertDeepEquals(objectsInTile([mostlyLeft], left!), [
-    { ...mostlyLeft, bbox: [100, 10, 28, 20], area: 800 * 0.7 },
+    { ...mostlyLeft, bbox: [96, 10, 32, 20], area: 800 * 0.8 },
   ]);
-  assertDeepEquals(objectsInTile([mostlyLeft], right!), []);
-  const half = object([108, 0, 40, 10], [[108, 0, 148, 0, 148, 10]]);
-  assertDeepEquals(objectsInTile([half], left!).map((o) => o.bbox), [[108, 0, 20, 10]]);
-  // Exactly half: in both; the polygon moves with the tile, unclipped.
-  assertDeepEquals(objectsInTile([half], right!), [
-    { ...half, bbox: [0, 0, 20, 10], area: 200, polygons: [[-20, 0, 20, 0, 20, 10]] },
+  assertDeepEquals(objectsInTile([mostlyLeft], right!), [
+    { ...mostlyLeft, bbox: [0, 10, 8, 20], area: 800 * 0.2, difficult: true },
   ]);
+  // 24 of 40 (0.6): difficult on the left, 0.4 on the right difficult too; neither is dropped.
+  const cut = object([104, 0, 40, 10]);
+  assertDeepEquals(objectsInTile([cut], left!).map((o) => [o.bbox, o.difficult]), [
+    [[104, 0, 24, 10], true],
+  ]);
+  assertDeepEquals(objectsInTile([cut], right!).map((o) => [o.bbox, o.difficult]), [
+    [[0, 0, 16, 10], true],
+  ]);
+  // Exactly 0.7 is not "more than": difficult; a lower --tile-keep keeps it.
+  const seventy = object([100, 0, 40, 10]);
+  assertEquals(objectsInTile([seventy], left!)[0]!.difficult, true);
+  assertEquals(objectsInTile([seventy], left!, 0.65)[0]!.difficult, false);
+  // Nothing inside: not in the tile at all; an object already difficult stays so.
+  assertDeepEquals(objectsInTile([object([140, 0, 10, 10])], left!), []);
+  assertEquals(
+    objectsInTile([{ ...object([0, 0, 10, 10]), difficult: true }], left!)[0]!.difficult,
+    true,
+  );
   const point = object([130, 5, 0, 0]);
   assertDeepEquals(objectsInTile([point], left!), []);
   assertDeepEquals(objectsInTile([point], right!).map((o) => o.bbox), [[2, 5, 0, 0]]);
+  assertThrows(() => objectsInTile([point], left!, 1), RangeError);
+  assertThrows(() => objectsInTile([point], left!, -0.1), RangeError);
+});
+
+Deno.test("objectsInTile: the polygon's area decides, and the polygon is clipped to the tile", () => {
+  const [left, right] = planTiles(256, 128, { size: 128 });
+  // A right triangle (0,0)-(40,0)-(0,40) at x = 100: 800 px², its box 1600 px².
+  const triangle = object([100, 0, 40, 40], [[100, 0, 140, 0, 100, 40]]);
+  // Left of x = 128 lies all of it but the corner triangle of legs 12 (72 px²): 728 / 800 = 0.91,
+  // though only 28 of the box's 40 columns (0.7) are inside.
+  const [kept] = objectsInTile([triangle], left!);
+  assertEquals(kept!.difficult, false);
+  assertEquals(kept!.area, 1600 * 728 / 800);
+  assertDeepEquals(kept!.polygons, [[100, 0, 128, 0, 128, 12, 100, 40]]);
+  assertDeepEquals(kept!.bbox, [100, 0, 28, 40]);
+  // The right tile holds the corner, 72 / 800 = 0.09: difficult, its clipped polygon and box.
+  const [corner] = objectsInTile([triangle], right!);
+  assertEquals(corner!.difficult, true);
+  assertDeepEquals(corner!.polygons, [[0, 0, 12, 0, 0, 12]]);
+  assertDeepEquals(corner!.bbox, [0, 0, 12, 12]);
+  // A square cut at 0.6 and at 0.8 by polygon area.
+  const square = (x: number) => object([x, 50, 20, 20], [[x, 50, x + 20, 50, x + 20, 70, x, 70]]);
+  assertEquals(objectsInTile([square(116)], left!)[0]!.difficult, true); // 12 of 20 columns
+  assertDeepEquals(objectsInTile([square(116)], left!)[0]!.polygons, [[
+    116,
+    50,
+    128,
+    50,
+    128,
+    70,
+    116,
+    70,
+  ]]);
+  assertEquals(objectsInTile([square(112)], left!)[0]!.difficult, false); // 16 of 20
 });
 
 Deno.test("objectsInTile: a resized image's single tile holds every object, scaled", () => {

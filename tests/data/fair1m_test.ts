@@ -4,9 +4,10 @@ import {
   strictEqual as assertEquals,
   throws as assertThrows,
 } from "node:assert/strict";
-import { parseFair1mXml, readFair1mSplit } from "../../lib/data/fair1m.ts";
+import { fair1mClasses, parseFair1mXml, readFair1mSplit } from "../../lib/data/fair1m.ts";
 import { FAIR1M_CLASS_CATEGORIES, FAIR1M_CLASS_NAMES } from "../../lib/data/fair1m_classes.ts";
 import { decodeRgb } from "../../lib/image/decode.ts";
+import { writeFair1mSplit } from "./_fair1m.ts";
 
 const fixture = new URL("../../fixtures/detection_fair1m", import.meta.url).pathname;
 
@@ -63,7 +64,7 @@ Deno.test("parseFair1mXml: files that are not FAIR-1M are one line naming the fi
     ],
     [
       object("Spaceship", "<point>1,1</point><point>2,1</point><point>2,2</point>"),
-      /object 1 has class "Spaceship", not a FAIR-1M class/,
+      /object 1 has class "Spaceship", which the classes of FAIR-1M do not have/,
     ],
     [
       object("Bus", "<point>1,1</point><point>2,1</point><point>1,1</point>"),
@@ -105,6 +106,79 @@ Deno.test("readFair1mSplit: an XML naming a missing image", async () => {
         `Cannot read FAIR-1M label "${dir}/val/labelXml/7\\.xml": its image "7\\.tif" is not in`,
       ),
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readFair1mSplit: own classes, the training split's names sorted, or --classes' order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mopeft_fair1m_own_" });
+  try {
+    await writeFair1mSplit(dir, "train", ["tank", "Truck", "boat", "tank", "Boat"]);
+    await writeFair1mSplit(dir, "val", ["boat", "tank", "TANK"]);
+    const val = await readFair1mSplit(dir);
+    assertEquals(val.split, "val");
+    // Names differing only in case are one class; sorted as code points (upper case first).
+    assertDeepEquals(val.classNames, ["Boat", "Truck", "tank"]);
+    assertDeepEquals(val.categoryIds, [1, 2, 3]);
+    assertEquals(val.categories, undefined);
+    assertDeepEquals(val.images.map((im) => im.objects[0]!.classIndex), [0, 2, 2]);
+    assertEquals(
+      val.classesNote,
+      `mopeft: classes: the 3 names in "${dir}/train/labelXml", sorted (not all FAIR-1M's: ` +
+        "no categories): Boat, Truck, tank",
+    );
+    const given = await readFair1mSplit(dir, "val", { classes: ["tank", "boat", "truck"] });
+    assertDeepEquals(given.classNames, ["tank", "boat", "truck"]);
+    assertDeepEquals(given.images.map((im) => im.objects[0]!.classIndex), [1, 0, 0]);
+    assertEquals(given.classesNote!.startsWith("mopeft: classes: --classes, 3 (not all"), true);
+    // A class the evaluation split has and the classes lack: one line naming the file.
+    await writeFair1mSplit(dir, "val", ["boat", "tank", "submarine"]);
+    await assertRejects(readFair1mSplit(dir), {
+      message: `Cannot read FAIR-1M label "${dir}/val/labelXml/3.xml": object 1 has class ` +
+        `"submarine", which the classes of "${dir}/train/labelXml" do not have`,
+    });
+    await assertRejects(readFair1mSplit(dir, "val", { classes: ["boat", "tank"] }), {
+      message: `Cannot read FAIR-1M label "${dir}/val/labelXml/3.xml": object 1 has class ` +
+        `"submarine", which the --classes list do not have`,
+    });
+    assertThrows(
+      () => fair1mClasses(["boat", "Boat"], "--classes", true),
+      /^Error: Cannot take classes from --classes: "Boat" repeats "boat"$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readFair1mSplit: FAIR-1M's registry and categories when every name is one of its 37", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mopeft_fair1m_registry_" });
+  try {
+    // Spaces, hyphens and case differ from the registry's spelling.
+    await writeFair1mSplit(dir, "train", ["other airplane", "small-car", "Boeing737"]);
+    await writeFair1mSplit(dir, "val", ["Other-Airplane", "Bus"]);
+    const val = await readFair1mSplit(dir);
+    assertDeepEquals(val.classNames, FAIR1M_CLASS_NAMES);
+    assertDeepEquals(val.categories, FAIR1M_CLASS_CATEGORIES);
+    assertDeepEquals(val.images.map((im) => FAIR1M_CLASS_NAMES[im.objects[0]!.classIndex]), [
+      "other-airplane",
+      "Bus",
+    ]);
+    assertEquals(
+      val.classesNote,
+      `mopeft: classes: FAIR-1M's 37 in its 5 categories (every name in "${dir}/train/labelXml" ` +
+        "is one of them)",
+    );
+    // Given, in their order with the registry's spelling, grouped in FAIR-1M's categories.
+    const given = await readFair1mSplit(dir, "val", {
+      classes: ["bus", "Small Car", "other airplane"],
+    });
+    assertDeepEquals(given.classNames, ["Bus", "Small Car", "other-airplane"]);
+    assertDeepEquals(given.categories, [
+      { name: "Airplane", classIndices: [2] },
+      { name: "Vehicle", classIndices: [0, 1] },
+    ]);
+    assertDeepEquals(given.images.map((im) => im.objects[0]!.classIndex), [2, 0]);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

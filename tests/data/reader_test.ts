@@ -46,7 +46,7 @@ async function readerFor(
   root: string,
   options: { skipBad?: boolean; onSkip?: (s: SkippedFile) => void } = {},
 ) {
-  const split = await loadSplit(await resolveDataset({ data: root }), options);
+  const split = await loadSplit(await resolveDataset({ data: root, split: "train" }), options);
   return new SegmentationReader(split, { size: 64, ...options });
 }
 

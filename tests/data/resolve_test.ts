@@ -4,13 +4,15 @@ import { resolveDataset } from "../../lib/data/resolve.ts";
 const FIXTURE = new URL("../../fixtures/mess/synthetic", import.meta.url).pathname;
 
 Deno.test("resolveDataset() reads a user dataset folder with classes.json", async () => {
-  const train = await resolveDataset({ data: FIXTURE });
+  const train = await resolveDataset({ data: FIXTURE, purpose: "train" });
   assertEquals([train.split, train.classNames, train.isMess], ["train", [
     "background",
     "disc",
     "bar",
   ], false]);
-  const test = await resolveDataset({ data: FIXTURE + "/", split: "test" });
+  // Unnamed, the split to evaluate on: test.
+  const test = await resolveDataset({ data: FIXTURE + "/" });
+  assertEquals(test.split, "test");
   assertEquals(test.imagesDir, `${FIXTURE}/images_detectron2/test`);
   assertEquals(test.labelsDir, `${FIXTURE}/annotations_detectron2/test`);
   await assertRejects(resolveDataset({ data: FIXTURE, split: "val" }), {

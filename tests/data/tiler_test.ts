@@ -3,7 +3,7 @@ import {
   ok as assert,
   throws as assertThrows,
 } from "node:assert/strict";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 import { TileStitcher } from "../../lib/data/stitcher.ts";
 import { cutTiles, planTiles } from "../../lib/data/tiler.ts";
 import type { Tile } from "../../lib/data/tiler.ts";

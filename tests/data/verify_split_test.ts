@@ -8,7 +8,7 @@ import { copyTree } from "../_copy_tree.ts";
 const source = new URL("../../fixtures/mess/synthetic-small", import.meta.url).pathname;
 
 Deno.test("verifySplit passes a clean split through unchanged, reporting progress", async () => {
-  const split = await loadSplit(await resolveDataset({ data: source }));
+  const split = await loadSplit(await resolveDataset({ data: source, split: "train" }));
   const seen: number[] = [];
   const checked = await verifySplit(split, { onChecked: (n) => seen.push(n) });
   assertEquals(checked, split);
@@ -27,7 +27,7 @@ Deno.test("verifySplit names the first bad file, or drops every bad one under sk
   const narrow = new Uint8Array((label.width - 1) * label.height);
   await writeLabelPng(labelPath, narrow, { width: label.width - 1, height: label.height });
 
-  const split = await loadSplit(await resolveDataset({ data: dir }));
+  const split = await loadSplit(await resolveDataset({ data: dir, split: "train" }));
   await rejects(
     verifySplit(split),
     /^RangeError: Cannot read label ".*train_002_200x150\.png": it is 199x150, its image is 200x150$/,

@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { attentionSimd, attentionSimdModuleBytes } from "../../lib/encoder/attention_simd.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 
 interface Case {
   rows: number;

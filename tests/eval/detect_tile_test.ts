@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { loadDetectionSplit } from "../../lib/data/detection_layout.ts";
 import { DetectionReader } from "../../lib/data/detection_reader.ts";
-import type { BoxXywh } from "../../lib/data/detection_split.ts";
+import type { BoxXywh } from "../../lib/image/box.ts";
 import { type BoxDetection, tileDetections } from "../../lib/eval/detect_tile.ts";
 import { classwiseNms } from "../../lib/eval/nms.ts";
 import { makeDetectionReport } from "../../lib/metrics/detection_report.ts";

@@ -3,8 +3,12 @@ import {
   strictEqual as assertEquals,
   throws as assertThrows,
 } from "node:assert/strict";
-import type { DetectionObject } from "../../lib/data/detection_split.ts";
-import { fillBox, fillPolygon, rasterizeObject } from "../../lib/image/rasterize.ts";
+import {
+  fillBox,
+  fillPolygon,
+  type OutlinedObject,
+  rasterizeObject,
+} from "../../lib/image/rasterize.ts";
 
 function rows(mask: Uint8Array, width: number): string[] {
   const out: string[] = [];
@@ -58,13 +62,7 @@ Deno.test("fillPolygon: scaled to a coarser grid, clipped to it; grid size check
 });
 
 Deno.test("rasterizeObject: the union of its polygons, else its box", () => {
-  const base: DetectionObject = {
-    classIndex: 0,
-    bbox: [0, 0, 4, 2],
-    area: 8,
-    iscrowd: false,
-    difficult: false,
-  };
+  const base: OutlinedObject = { bbox: [0, 0, 4, 2] };
   assertDeepEquals(rows(rasterizeObject(base, { width: 4, height: 3 }), 4), [
     "1111",
     "1111",

@@ -3,8 +3,9 @@
  *
  * @module
  */
-import type { BoxXywh, DetectionObject } from "../../lib/data/detection_split.ts";
-import type { ScoredDetection } from "../../lib/metrics/coco_eval.ts";
+import type { DetectionObject } from "../../lib/data/detection_split.ts";
+import type { BoxXywh } from "../../lib/image/box.ts";
+import type { ScoredDetection } from "../../lib/data/detections.ts";
 
 /** A ground-truth object of class 0 (unless overridden) whose area is its box's. */
 export function truth(bbox: BoxXywh, options: Partial<DetectionObject> = {}): DetectionObject {

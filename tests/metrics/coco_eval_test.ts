@@ -1,8 +1,9 @@
-import { strictEqual as assertEquals } from "node:assert/strict";
+import { ok as assert, strictEqual as assertEquals } from "node:assert/strict";
 import { parseCocoInstances } from "../../lib/data/coco.ts";
 import { cocoResultsToEval } from "../../lib/data/coco_results.ts";
 import { boxIou, cocoEvaluate } from "../../lib/metrics/coco_eval.ts";
-import type { EvalImage } from "../../lib/metrics/coco_eval.ts";
+import type { EvalImage } from "../../lib/data/detections.ts";
+import type { CocoEvalResult } from "../../lib/metrics/coco_eval.ts";
 import { assertClose, det, truth } from "./_detection.ts";
 
 Deno.test("boxIou: continuous xywh, no +1; a crowd region divides by the detection's area", () => {
@@ -128,9 +129,19 @@ Deno.test("cocoEvaluate: score ties keep input order (pycocotools' stable sort)"
   );
 });
 
+/** What `scripts/make_coco_goldens.py` writes per case. */
+interface GoldenScores {
+  stats: (number | null)[];
+  perClassAp: (number | null)[];
+  perClassAp50: (number | null)[];
+  uniqueIds?: GoldenScores;
+}
+
 Deno.test("cocoEvaluate: pycocotools COCOeval goldens (scripts/make_coco_goldens.py)", async () => {
   const dir = new URL("../../fixtures/detection_goldens/", import.meta.url);
-  const names = ["random_a", "random_b", "random_c"];
+  // ids_zero numbers annotations from 0, ids_repeat repeats ids (and 0) within and across images
+  // and classes: scored by pycocotools' rules on ids, and (uniqueIds) as if the ids were unique.
+  const names = ["random_a", "random_b", "random_c", "ids_zero", "ids_repeat"];
   const keys = [
     "ap",
     "ap50",
@@ -151,18 +162,73 @@ Deno.test("cocoEvaluate: pycocotools COCOeval goldens (scripts/make_coco_goldens
     const split = parseCocoInstances(await read("gt"), `${name}.gt.json`, name);
     const images = cocoResultsToEval(await read("dets"), split, `${name}.dets.json`);
     const expected = await read("expected");
-    const result = cocoEvaluate(images, split.classNames.length);
-    keys.forEach((key, i) => {
-      const want = expected.stats[i];
-      if (want === null) assertEquals(result[key], null, `${name} ${key}`);
-      else assertClose(result[key], want, `${name} ${key}`);
-    });
-    expected.perClassAp.forEach((want: number | null, k: number) => {
-      if (want === null) assertEquals(result.perClassAp[k], null);
-      else assertClose(result.perClassAp[k], want, `${name} class ${k} AP`);
-      const want50 = expected.perClassAp50[k];
-      if (want50 === null) assertEquals(result.perClassAp50[k], null);
-      else assertClose(result.perClassAp50[k], want50, `${name} class ${k} AP50`);
-    });
+    const check = (result: CocoEvalResult, expected: GoldenScores, what: string) => {
+      keys.forEach((key, i) => {
+        const want = expected.stats[i];
+        if (want === null) assertEquals(result[key], null, `${what} ${key}`);
+        else assertClose(result[key], want!, `${what} ${key}`);
+      });
+      expected.perClassAp.forEach((want: number | null, k: number) => {
+        if (want === null) assertEquals(result.perClassAp[k], null);
+        else assertClose(result.perClassAp[k], want, `${what} class ${k} AP`);
+        const want50 = expected.perClassAp50[k];
+        if (want50 === null) assertEquals(result.perClassAp50[k], null);
+        else assertClose(result.perClassAp50[k], want50!, `${what} class ${k} AP50`);
+      });
+    };
+    check(cocoEvaluate(images, split.classNames.length), expected, name);
+    if (expected.uniqueIds) {
+      const unique = cocoEvaluate(images, split.classNames.length, { ids: "unique" });
+      check(unique, expected.uniqueIds, `${name} (unique ids)`);
+      // The rules cost something on these cases, so the two scorings must differ.
+      assert(unique.ap! > cocoEvaluate(images, split.classNames.length).ap!, name);
+    }
   }
+});
+
+Deno.test("cocoEvaluate: pycocotools' id rules by hand: id 0 finds nothing, a repeated id is its last annotation", () => {
+  // Two images, one object each, each found exactly.
+  const exact = (id: number, x: number) => ({
+    id,
+    objects: [truth([x, 0, 10, 10], { id: x === 0 ? 0 : 8 })],
+    detections: [det([x, 0, 10, 10], 0.9)],
+  });
+  // Ids 0 and 8: the match on id 0 is a false positive, its object unfound. Both detections
+  // score 0.9; pooled in image order the false positive comes first: precision 0, then 1/2 at
+  // recall 1/2; made monotone, recall points 0..0.5 (51 of 101) read 1/2, the rest 0.
+  const zero = cocoEvaluate([exact(1, 0), exact(2, 20)], 1);
+  assertClose(zero.ap50, (51 * 0.5) / 101, "id 0");
+  assertClose(zero.ar100, 0.5, "id 0 recall");
+  assertClose(cocoEvaluate([exact(1, 0), exact(2, 20)], 1, { ids: "unique" }).ap50, 1, "unique");
+  // Id 5 on image 1 and again on image 2: both occurrences stand for the last (image 2's), so
+  // image 1 has no ground truth (its detection a false positive) and image 2 has that object twice
+  // (one detection finds one copy): 1 of 2 positives found.
+  const split = parseCocoInstances(
+    {
+      images: [{ id: 1, file_name: "a.png", width: 50, height: 50 }, {
+        id: 2,
+        file_name: "b.png",
+        width: 50,
+        height: 50,
+      }],
+      annotations: [
+        { id: 5, image_id: 1, category_id: 1, bbox: [0, 0, 10, 10], iscrowd: 0 },
+        { id: 5, image_id: 2, category_id: 1, bbox: [20, 0, 10, 10], iscrowd: 0 },
+      ],
+      categories: [{ id: 1, name: "thing" }],
+    },
+    "gt.json",
+    "gt",
+  );
+  assertEquals(split.images[0]!.objects[0]!.idKept, false);
+  assertEquals(split.images[1]!.objects[0]!.idKept, true);
+  const images = [0, 1].map((i) => ({
+    id: split.images[i]!.id,
+    objects: split.images[i]!.objects,
+    detections: [det(split.images[i]!.objects[0]!.bbox, 0.9)],
+  }));
+  const repeated = cocoEvaluate(images, 1);
+  assertClose(repeated.ar100, 0.5, "repeated id recall");
+  assertClose(repeated.ap50, (51 * 0.5) / 101, "repeated id");
+  assertClose(cocoEvaluate(images, 1, { ids: "unique" }).ap50, 1, "repeated id, unique");
 });

@@ -1,5 +1,5 @@
 import { deepStrictEqual as assertEquals, throws as assertThrows } from "node:assert/strict";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 import { ConfusionMatrix } from "../../lib/metrics/confusion.ts";
 import { makeScoreReport, mergeScores } from "../../lib/metrics/report.ts";
 

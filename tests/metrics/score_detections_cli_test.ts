@@ -4,6 +4,7 @@ import {
   strictEqual as assertEquals,
 } from "node:assert/strict";
 import { assertOneLineError, runCli } from "../_cli.ts";
+import { writeFair1mSplit } from "../data/_fair1m.ts";
 
 const goldens = new URL("../../fixtures/detection_goldens/", import.meta.url).pathname;
 
@@ -130,11 +131,130 @@ Deno.test("mopeft score-detections: a FAIR-1M folder as ground truth, per-catego
     close(byName(report.perClass, "Tennis Court"), { ap: 0, ap50: 0, voc07Ap50: 0 });
     close(byName(report.perClass, "Bus"), { ap: null, voc07Ap50: null });
     close(report, { voc07Map50: 200 / 3, ap: 200 / 3 });
-    close(byName(report.perCategory, "Court"), { ap: 0, ap50: 0, voc07Map50: 0 });
-    close(byName(report.perCategory, "Vehicle"), { ap: 100, voc07Map50: 100 });
-    close(byName(report.perCategory, "Airplane"), { ap: null, ap50: null, voc07Map50: null });
-    assertEquals(report.perCategory.length, 5);
+    close(byName(report.categoryMeansAll, "Court"), { ap: 0, ap50: 0, voc07Map50: 0 });
+    close(byName(report.categoryMeansAll, "Vehicle"), { ap: 100, voc07Map50: 100 });
+    close(byName(report.categoryMeansAll, "Airplane"), { ap: null, ap50: null, voc07Map50: null });
+    assertEquals(report.categoryMeansAll.length, 5);
+    // No other-* class has ground truth here: both kinds of means agree.
+    assertDeepEquals(report.categoryMeans, report.categoryMeansAll);
+    assert(/^categoryMeans: .*other-\* classes left out/.test(report.categoryMeansNote));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("mopeft score-detections: FAIR-1M-layout XML of its own classes; --classes fixes their order", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "mopeft_own_classes_" });
+  try {
+    await writeFair1mSplit(dir, "train", ["tank", "boat"]);
+    await writeFair1mSplit(dir, "val", ["boat", "tank"]);
+    // Classes from the training split, sorted: boat 1, tank 2. The boat (image 1) is found.
+    await Deno.writeTextFile(
+      `${dir}/dets.json`,
+      JSON.stringify([{ image_id: 1, category_id: 1, bbox: [1, 1, 8, 8], score: 0.9 }]),
+    );
+    const result = await runCli(["score-detections", "--gt", dir, "--dets", `${dir}/dets.json`]);
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assertDeepEquals(report.classNames, ["boat", "tank"]);
+    // 11-point AP sums eleven 1s / 11: a hair over 100.
+    assertDeepEquals(
+      report.perClass.map((c: { voc07Ap50: number }) => Math.round(c.voc07Ap50 * 1e9) / 1e9),
+      [100, 0],
+    );
+    assertDeepEquals(report.categoryMeans, []);
+    assert(
+      result.stderr.includes(
+        `mopeft: classes: the 2 names in "${dir}/train/labelXml", sorted (not all FAIR-1M's: ` +
+          "no categories): boat, tank",
+      ),
+      result.stderr,
+    );
+    // --classes tank,boat: category 1 is now the tank (image 2), which the detection misses.
+    const given = await runCli([
+      "score-detections",
+      "--gt",
+      dir,
+      "--dets",
+      `${dir}/dets.json`,
+      "--classes",
+      "tank,boat",
+    ]);
+    assertEquals(given.code, 0, given.stderr);
+    assertDeepEquals(JSON.parse(given.stdout).classNames, ["tank", "boat"]);
+    assertDeepEquals(
+      JSON.parse(given.stdout).perClass.map((c: { voc07Ap50: number }) => c.voc07Ap50),
+      [0, 0],
+    );
+    assertOneLineError(
+      await runCli([
+        "score-detections",
+        "--gt",
+        dir,
+        "--dets",
+        `${dir}/dets.json`,
+        "--classes",
+        "tank",
+      ]),
+      1,
+      /^mopeft: Cannot read FAIR-1M label ".*\/val\/labelXml\/1\.xml": object 1 has class "boat", which the --classes list do not have$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("mopeft score-detections: ids 0 and repeated ids scored as pycocotools does, with a warning; --strict-ids refuses them", async () => {
+  for (const name of ["ids_zero", "ids_repeat"]) {
+    const expected = JSON.parse(await Deno.readTextFile(`${goldens}${name}.expected.json`));
+    const args = [
+      "score-detections",
+      "--gt",
+      `${goldens}${name}.gt.json`,
+      "--dets",
+      `${goldens}${name}.dets.json`,
+    ];
+    const result = await runCli(args);
+    assertEquals(result.code, 0, result.stderr);
+    const report = JSON.parse(result.stdout);
+    assert(Math.abs(report.ap - 100 * expected.stats[0]) < 1e-9, name);
+    assert(Math.abs(report.ap50 - 100 * expected.stats[1]) < 1e-9, name);
+    const warnings = result.stderr.trim().split("\n");
+    assertEquals(warnings.length, 1, result.stderr);
+    const percent = (v: number) => (100 * v).toFixed(2);
+    const pattern = new RegExp(
+      `^mopeft: warning: ".*${name}\\.gt\\.json": .*scored as pycocotools does .*: ` +
+        `AP ${percent(expected.stats[0])}, AP50 ${percent(expected.stats[1])}, against ` +
+        `AP ${percent(expected.uniqueIds.stats[0])}, AP50 ${
+          percent(expected.uniqueIds.stats[1])
+        } with unique non-zero ids \\(--strict-ids refuses such files\\)$`,
+    );
+    assert(pattern.test(warnings[0]!), String(warnings[0]));
+    if (name === "ids_zero") {
+      assert(/: 1 annotation of id 0 \(image 3\); scored/.test(warnings[0]!), String(warnings[0]));
+    } else {
+      assert(
+        /: 2 annotations of id 0 \(images 3, 27\); ids 0 \(2 annotations\), 1 \(2 annotations\), 6 \(3 annotations\), 17 \(2 annotations\) repeat; scored/
+          .test(warnings[0]!),
+        String(warnings[0]),
+      );
+    }
+    assertOneLineError(
+      await runCli([...args, "--strict-ids"]),
+      1,
+      new RegExp(
+        `^mopeft: Cannot score ".*${name}\\.gt\\.json" with --strict-ids: .*id 0 \\(image`,
+      ),
+    );
+  }
+  // Unique, non-zero ids: no warning.
+  const clean = await runCli([
+    "score-detections",
+    "--gt",
+    `${goldens}random_a.gt.json`,
+    "--dets",
+    `${goldens}random_a.dets.json`,
+    "--strict-ids",
+  ]);
+  assertDeepEquals([clean.code, clean.stderr], [0, ""]);
 });

@@ -1,5 +1,5 @@
 import { strictEqual as assertEquals } from "node:assert/strict";
-import type { BoxXywh } from "../../lib/data/detection_split.ts";
+import type { BoxXywh } from "../../lib/image/box.ts";
 import { elevenPointAp, voc07ApPerClass } from "../../lib/metrics/voc07.ts";
 import { assertClose, truth } from "./_detection.ts";
 

@@ -7,7 +7,7 @@ import { ok as assert } from "node:assert/strict";
 import { tf } from "../../lib/backend/tf.ts";
 import { layerNorm } from "../../lib/nn/layer_norm.ts";
 import { markFrozen } from "../../lib/nn/lean_ops.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 import { assertAllClose, availableBackends, onBackend } from "../_backends.ts";
 
 const EPS = 1e-6;

@@ -16,7 +16,7 @@ import { SamWeights } from "../../lib/encoder/weights.ts";
 import { type PeftConfig, validatePeftConfig } from "../../lib/peft/config.ts";
 import type { PeftModel } from "../../lib/peft/peft_model.ts";
 import { METHOD_NAMES } from "../../lib/peft/registry.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 
 /** A second small layout: 64 px, odd head count, 3-token windows padded 4 → 6, last block global. */
 export const SMALL_B_SIZE: SamSize = {

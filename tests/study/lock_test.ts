@@ -47,10 +47,24 @@ Deno.test("a dead local process's lock is taken over; another host's is left alo
   assertEquals(takeover.tookOver, remote);
   await takeover.release();
 
-  // A live local process (this test's sleeping child) keeps its lock.
+  // A live local process (this test's sleeping child) keeps its lock...
   const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
   await Deno.writeTextFile(path, JSON.stringify({ ...stale, pid: sleeper.pid }));
   assertEquals(await tryLock(path), null);
+  // ...and so does a dead holder's child that still runs (a killed study's train).
+  await Deno.writeTextFile(path, JSON.stringify({ ...stale, child: sleeper.pid }));
+  assertEquals(await tryLock(path), null);
+  await Deno.writeTextFile(path, JSON.stringify({ ...stale, child: deadPid }));
+  const afterChild = await tryLock(path);
+  ok(afterChild, "holder and child both gone");
+  // The holder names the child that runs the cell's command, and forgets it when it ends.
+  await afterChild.setChild(sleeper.pid);
+  assertEquals((await readLock(path))?.child, sleeper.pid);
+  assertEquals((await readLock(path))?.pid, Deno.pid);
+  await afterChild.setChild(null);
+  assertEquals((await readLock(path))?.child, undefined);
+  await afterChild.release();
+  ok(!(await Deno.stat(path).then(() => true, () => false)), "released");
   sleeper.kill("SIGKILL");
   await sleeper.status;
   await Deno.remove(dir, { recursive: true });

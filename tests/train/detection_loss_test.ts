@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { tf } from "../../lib/backend/tf.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 import { detectionLoss } from "../../lib/train/detection_loss.ts";
 import { matchingCosts, matchQueries } from "../../lib/train/detection_matching.ts";
 import { onBackend } from "../_backends.ts";
@@ -173,4 +173,46 @@ Deno.test("detectionLoss() on a batch without objects: the class term only, and 
   )([masks, classLogits]);
   assert.deepEqual([...maskGrad!.dataSync()], [0, 0, 0, 0]);
   tf.dispose([masks, classLogits, value, maskGrad!]);
+});
+
+Deno.test("detectionLoss() takes no loss on a difficult object, nor on the query it claims", () => {
+  // One image, three queries, C = 2: query 0 predicts object 0 (class 0, left pixel), query 2
+  // predicts object 1 (class 1, right pixel), which is difficult (ignored); query 1 predicts
+  // nothing.
+  const classRows = [[3, 0, 0], [0, 0, 2], [0, 3, 0]];
+  const maskRows = [[3, -3], [-2, -2], [-3, 3]];
+  const masks = tf.tensor4d(maskRows.flat(), [1, 3, 1, 2]);
+  const classLogits = tf.tensor3d(classRows.flat(), [1, 3, 3]);
+  const targets = [{
+    classes: Int32Array.from([0, 1]),
+    masks: Float32Array.from([1, 0, 0, 1]),
+    ignored: Uint8Array.from([0, 1]),
+    height: 1,
+    width: 2,
+  }];
+  const lossOf = (m: tf.Tensor, c: tf.Tensor) =>
+    detectionLoss({ masks: m as tf.Tensor4D, classLogits: c as tf.Tensor3D }, targets);
+  const value = lossOf(masks, classLogits);
+  const nll = (row: number[], c: number) => -Math.log(softmax(row)[c]!);
+  // Query 0 -> class 0 (weight 1), query 1 -> no object (0.1), query 2: weight 0, no mask term.
+  const ce = (nll(classRows[0]!, 0) + 0.1 * nll(classRows[1]!, 2)) / 1.1;
+  const expected = 2 * ce + 5 * (bce(3, 1) + bce(-3, 0)) / 2 + 5 * dice([3, -3], [1, 0]);
+  assert.ok(
+    Math.abs(value.dataSync()[0]! - expected) < 1e-5,
+    `${value.dataSync()[0]} vs ${expected}`,
+  );
+  const [maskGrad, classGrad] = tf.grads(lossOf)([masks, classLogits]);
+  // Query 2's predictions do not enter the loss: not as the difficult object's match, not as a
+  // false positive.
+  assert.ok(maskGrad!.dataSync().subarray(4, 6).every((g) => g === 0));
+  assert.ok(classGrad!.dataSync().subarray(6, 9).every((g) => g === 0));
+  assert.ok(classGrad!.dataSync().subarray(0, 6).some((g) => g !== 0));
+  // Not difficult, the same object is a target: query 2's class and mask are then learned.
+  const plainTargets = [{ ...targets[0]!, ignored: undefined }];
+  const [plainMask, plainClass] = tf.grads((m: tf.Tensor, c: tf.Tensor) =>
+    detectionLoss({ masks: m as tf.Tensor4D, classLogits: c as tf.Tensor3D }, plainTargets)
+  )([masks, classLogits]);
+  assert.ok(plainMask!.dataSync().subarray(4, 6).every((g) => g !== 0));
+  assert.ok(plainClass!.dataSync().subarray(6, 9).every((g) => g !== 0));
+  tf.dispose([masks, classLogits, value, maskGrad!, classGrad!, plainMask!, plainClass!]);
 });

@@ -24,9 +24,38 @@ Deno.test("rasteriseTargets(): boxes and polygons on the decoder's grid, crowds 
     4,
   );
   assert.deepEqual([...targets.classes], [1, 2, 0]);
+  assert.deepEqual([...targets.ignored!], [0, 0, 0]);
   assert.equal(targets.height, 4);
   const mask = (n: number) => [...targets.masks.subarray(n * 16, (n + 1) * 16)];
   assert.deepEqual(mask(0), [0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
   assert.deepEqual(mask(1), [1, 1, 1, 0, 1, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0]);
   assert.deepEqual(mask(2), [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
+});
+
+Deno.test("rasteriseTargets(): a difficult object is a target marked ignored", () => {
+  const targets = rasteriseTargets(
+    [object(1, [0, 0, 8, 8]), object(0, [8, 8, 8, 8], { difficult: true })],
+    16,
+    4,
+  );
+  assert.deepEqual([...targets.classes], [1, 0]);
+  assert.deepEqual([...targets.ignored!], [0, 1]);
+  assert.deepEqual([...targets.masks.subarray(16, 32)], [
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    1,
+    1,
+    0,
+    0,
+    1,
+    1,
+  ]);
 });

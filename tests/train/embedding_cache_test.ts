@@ -1,5 +1,7 @@
 /**
- * The embedding cache returns the encoder's own outputs bit for bit (from memory and from disk),
+ * The embedding cache returns the encoder's own outputs bit for bit (from memory and from disk;
+ * compared with the encoder run on the same groups of tiles, since a product of another shape may
+ * differ in its last bits),
  * finds what a stopped run left on disk, keeps scopes apart, and training with it ends with the
  * weights of training without it.
  */
@@ -13,7 +15,7 @@ import { PeftModel } from "../../lib/peft/peft_model.ts";
 import { EmbeddingCache } from "../../lib/train/embedding_cache.ts";
 import { tilesToBatch } from "../../lib/train/tile_batch.ts";
 import { train } from "../../lib/train/trainer.ts";
-import { onBackend } from "../_backends.ts";
+import { assertAllClose, assertSameRun, onBackend, TRAINED } from "../_backends.ts";
 import { bitIdentical, randomSam, snapshot } from "../peft/_helpers.ts";
 import { SOAK_SIZE } from "./_soak.ts";
 
@@ -43,19 +45,30 @@ Deno.test("the cache gives the encoder's outputs bit for bit, from memory and fr
   const tiles = await firstBatch(5);
   const { images, labels } = tilesToBatch(tiles);
   const direct = tf.tidy(() => encode(images));
-  const expected = (await direct.data()) as Float32Array;
+  // The cache encodes its misses in groups of 2: the encoder on the same groups, tile for tile.
+  const grouped = tf.tidy(() =>
+    tf.concat([[0, 1], [2, 3], [4]].map((rows) => encode(tf.gather(images, rows))))
+  );
+  const expected = (await grouped.data()) as Float32Array;
+  // Each group's products have another shape than one batch of 5: equal within float32 rounding.
+  assertAllClose(expected, (await direct.data()) as Float32Array, 1e-5, "groups of 2 vs 5");
   const dir = await Deno.makeTempDir();
+  // What the on-disk cache computed: a resumed run must read these very bits.
+  let stored: Float32Array = new Float32Array();
   try {
     for (const memoryBytes of [2 ** 30, 0]) {
       const cache = new EmbeddingCache({ scope: "tiny", memoryBytes, dir: `${dir}/cache` });
       const computed = await cache.features(tiles, encode, images, 2);
       const cached = await cache.features(tiles, encode, images, 2);
       assertEquals(cached.shape, direct.shape);
-      assert(bitIdentical((await computed.data()) as Float32Array, expected), "computed");
+      const values = (await computed.data()) as Float32Array;
+      // Bit for bit in a process of its own (see assertSameRun).
+      assertSameRun(values, expected, "computed");
       assert(
-        bitIdentical((await cached.data()) as Float32Array, expected),
+        bitIdentical((await cached.data()) as Float32Array, values),
         `cached (${memoryBytes})`,
       );
+      stored = values;
       assertEquals(cache.stats.misses, 5);
       assertEquals(cache.stats.hits, 5);
       assertEquals(cache.stats.diskEntries, memoryBytes === 0 ? 5 : 0);
@@ -72,7 +85,7 @@ Deno.test("the cache gives the encoder's outputs bit for bit, from memory and fr
     const again = await resumed.features(tiles, () => {
       throw new Error("nothing should be computed");
     }, images);
-    assert(bitIdentical((await again.data()) as Float32Array, expected));
+    assert(bitIdentical((await again.data()) as Float32Array, stored));
     assertEquals([resumed.stats.hits, resumed.stats.misses], [5, 0]);
     // ...but not under another scope (another checkpoint or input size).
     const other = new EmbeddingCache({ scope: "other", memoryBytes: 0, dir: `${dir}/cache` });
@@ -82,7 +95,7 @@ Deno.test("the cache gives the encoder's outputs bit for bit, from memory and fr
     assert(!(await Deno.stat(`${dir}/cache`).then(() => true, () => false)), "cache/ removed");
     tf.dispose([again, recomputed]);
   } finally {
-    tf.dispose([images, labels!, direct]);
+    tf.dispose([images, labels!, direct, grouped]);
     dispose();
     await Deno.remove(dir, { recursive: true });
   }
@@ -120,11 +133,14 @@ Deno.test("training with the embedding cache (in memory and on disk) ends with t
       dispose();
     }
     assert(results[2]!.cache!.stats.diskEntries > 100, "most entries went to disk");
+    // A tile of epoch 2 comes from the cache as it was encoded in its epoch-1 batch, but is
+    // encoded in another batch (of another size, for the last tile of epoch 1) without the cache:
+    // OpenBLAS keeps no promise on the last bits across batches, so equal within float32 rounding.
     const [plain, ...cached] = results;
     for (const result of cached) {
-      assertEquals(result.losses, plain!.losses);
+      assertSameRun(result.losses, plain!.losses, "losses");
       for (const [name, values] of plain!.weights) {
-        assert(bitIdentical(result.weights.get(name)!, values), name);
+        assertSameRun(result.weights.get(name)!, values, name, TRAINED);
       }
     }
   } finally {

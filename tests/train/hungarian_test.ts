@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 import { minimumCostAssignment } from "../../lib/train/hungarian.ts";
 
 /** The least total cost over every assignment of min(rows, columns) pairs, by enumeration. */

@@ -6,7 +6,7 @@
  */
 import { ok as assert } from "node:assert/strict";
 import { type Tensor3D, tf } from "../../lib/backend/tf.ts";
-import { mulberry32 } from "../../lib/data/prng.ts";
+import { mulberry32 } from "../../lib/nn/prng.ts";
 import type { SamSize } from "../../lib/encoder/random_checkpoint.ts";
 import { validatePeftConfig } from "../../lib/peft/config.ts";
 import { PeftModel } from "../../lib/peft/peft_model.ts";

@@ -5,7 +5,7 @@ import { resolveDataset } from "../../lib/data/resolve.ts";
 import { loadSplit } from "../../lib/data/split.ts";
 import { loadTrainingCheckpoint } from "../../lib/train/checkpoint.ts";
 import { train, type TrainOptions } from "../../lib/train/trainer.ts";
-import { onBackend } from "../_backends.ts";
+import { assertSameRun, onBackend, TRAINED } from "../_backends.ts";
 import { tinyDecoderModel } from "./_tiny_model.ts";
 
 // wasm: about five times faster than cpu on this model, and deterministic.
@@ -72,11 +72,9 @@ Deno.test("train() resumed from a checkpoint ends with the weights of an uninter
     onLog: (record) => resumedLosses.push(record.loss),
   });
   assertEquals(resumed.step, 10);
-  assertEquals(resumedLosses, losses.slice(7));
+  assertSameRun(resumedLosses, losses.slice(7), "losses");
   const actual = await weightsOf(resumedModel);
-  for (const [name, values] of expected) {
-    assertEquals(Array.from(actual.get(name)!), Array.from(values), name);
-  }
+  for (const [name, values] of expected) assertSameRun(actual.get(name)!, values, name, TRAINED);
   resumedModel.dispose();
   await Deno.remove(dir, { recursive: true });
 });

@@ -1,7 +1,7 @@
 /** Gates: values in (0, 1), per-window repetition, initial value near 0.5. */
 import { deepStrictEqual as assertEquals, ok as assert } from "node:assert/strict";
 import { tf } from "../../lib/backend/tf.ts";
-import { gateValue, initialGate, repeatPerWindow } from "../../lib/gate/gate.ts";
+import { gateValue, initialGate, repeatPerWindow } from "../../lib/peft/gate.ts";
 import { onBackend, take } from "../_backends.ts";
 
 await onBackend("cpu");

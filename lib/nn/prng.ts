@@ -1,6 +1,6 @@
 /**
- * A small seeded pseudo-random generator, so that shuffles and hold-out splits are reproducible
- * across runs and machines (Math.random cannot be seeded).
+ * A small seeded pseudo-random generator, so that initial weights, shuffles and hold-out splits
+ * are reproducible across runs and machines (Math.random cannot be seeded).
  *
  * @module
  */

@@ -6,7 +6,8 @@
  */
 import { type Tensor, type Tensor1D, type Tensor4D, tf } from "../backend/tf.ts";
 import { linear } from "../nn/linear.ts";
-import { normalValues, tensorSeed } from "../peft/_init.ts";
+import { normalValues, tensorSeed } from "../nn/init.ts";
+import type { ModuleKind } from "./registry.ts";
 
 /** Standard deviation of the initial gate weights: small, so every gate starts near 0.5. */
 export const GATE_INIT_STD = 0.01;
@@ -17,6 +18,19 @@ export interface GateTensors {
   weight: Tensor;
   /** `[1]`. */
   bias: Tensor;
+}
+
+/**
+ * Receives every gate's values while the model runs: the model calls {@link capture} once per
+ * gate per forward pass. The gate recorder of `inspect-gates` (`lib/gate/recorder.ts`) is one; the
+ * model knows only this interface, so the recording and its reports sit above the PEFT modules.
+ */
+export interface GateObserver {
+  /**
+   * The values `[B]` of gate `kind` in block `block`. They live in the forward pass's tidy scope:
+   * an observer that reads them later keeps a copy.
+   */
+  capture(block: number, kind: ModuleKind, values: Tensor1D): void;
 }
 
 /** Shapes of one gate's tensors for token width `embedDim`. */

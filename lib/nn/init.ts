@@ -1,10 +1,11 @@
 /**
- * Seeded initial values for the PEFT tensors. Each tensor draws from its own stream, seeded by the
- * run seed and the tensor's name, so a tensor's start does not depend on which were drawn before.
+ * Seeded initial values of trained tensors (the PEFT modules, their gates, the detection head).
+ * Each tensor draws from its own stream, seeded by the run seed and the tensor's name, so a
+ * tensor's start does not depend on which were drawn before.
  *
  * @module
  */
-import { mixSeed, mulberry32 } from "../data/prng.ts";
+import { mixSeed, mulberry32 } from "./prng.ts";
 
 /** A 32-bit FNV-1a hash of `name`, to turn a tensor name into a seed salt. */
 export function hashName(name: string): number {
