@@ -252,6 +252,11 @@ export function registerBench(program: Command): void {
             log(`mopeft: torch memory probe ${imageSize} px, batch ${batch}: ${peak} MiB`);
             return peak;
           },
+          (neededMiB) =>
+            torchMemoryRefusal(
+              { neededMiB },
+              Math.round(Deno.systemMemoryInfo().available / 2 ** 20),
+            ) === null,
         );
         const availableMiB = Math.round(Deno.systemMemoryInfo().available / 2 ** 20);
         refusal = torchMemoryRefusal(estimate, availableMiB);

@@ -120,7 +120,9 @@ function extrapolate(
 /**
  * The estimated peak RSS of the PyTorch benchmark at `architecture.imageSize` and `batch`, from
  * `probe` runs at smaller sizes (see the module doc). `probe` runs the same passes the real run
- * would, once each, and returns the process's peak RSS in MiB.
+ * would, once each, and returns the process's peak RSS in MiB. `fits` is asked, before the larger
+ * probe, whether an upper bound of its need fits; when not, that probe is not run and the estimate
+ * is that bound grown to `imageSize` (it is then refused as well, being larger).
  *
  * @example
  * ```ts ignore
@@ -132,6 +134,7 @@ export async function estimateTorchMemory(
   architecture: TorchMemoryArchitecture,
   batch: number,
   probe: (imageSize: number, batch: number) => Promise<number>,
+  fits: (neededMiB: number) => boolean = () => true,
 ): Promise<TorchMemoryEstimate> {
   const [small, medium] = probeSizes(architecture.imageSize);
   const probes: TorchMemoryProbe[] = [];
@@ -143,14 +146,37 @@ export async function estimateTorchMemory(
   const [fewer, more] = PROBE_BATCHES;
   const smallFewer = await run(small, fewer);
   const smallMore = await run(small, more);
-  const mediumFewer = await run(medium, fewer);
   // Noise can make a per-sample part come out at or below zero at small sizes: none is.
   const smallSample = Math.max((smallMore - smallFewer) / (more - fewer), 0);
   const fixedMiB = smallFewer - fewer * smallSample;
-  const mediumSample = Math.max((mediumFewer - fixedMiB) / fewer, smallSample);
   const a = activationTerms(architecture, small);
   const b = activationTerms(architecture, medium);
   const target = activationTerms(architecture, architecture.imageSize);
+  // A side's part grown from the small probe's with the fastest-growing term: an upper bound.
+  const bound = (side: ReturnType<typeof activationTerms>) =>
+    smallSample * Math.max(
+      ...(["linearTokens", "paddedTokens", "globalPairs"] as const)
+        .filter((term) => a[term] > 0)
+        .map((term) => side[term] / a[term]),
+    );
+  const round = (mib: number) => Math.round(mib);
+  if (!fits(fixedMiB + fewer * bound(b))) {
+    // The larger probe itself might not fit: the run is judged on the bound alone.
+    const perSampleMiB = bound(target);
+    return {
+      imageSize: architecture.imageSize,
+      batch,
+      neededMiB: round(fixedMiB + batch * perSampleMiB),
+      fixedMiB: round(fixedMiB),
+      perSampleMiB: round(perSampleMiB),
+      probes,
+      method: `peak RSS of the same passes at ${small} px (batches ${fewer} and ${more}), a ` +
+        "sample's part grown with its fastest-growing term (the larger probe, at " +
+        `${medium} px, might not have fitted)`,
+    };
+  }
+  const mediumFewer = await run(medium, fewer);
+  const mediumSample = Math.max((mediumFewer - fixedMiB) / fewer, smallSample);
   // Counting the windows' padding or not: each fit errs on one side somewhere (vit_b at 384 px,
   // batch 4, from 192 and 288 px: 2466 MiB padded, 4705 unpadded, 2978 real; at 256 px from 128
   // and 192: 2103 padded, 1.6 GiB unpadded, 2046 real), so the larger one is kept.
@@ -162,7 +188,6 @@ export async function estimateTorchMemory(
       ], { tokens: target[tokens], pairs: target.globalPairs })
     ),
   );
-  const round = (mib: number) => Math.round(mib);
   return {
     imageSize: architecture.imageSize,
     batch,

@@ -72,6 +72,25 @@ Deno.test("estimateTorchMemory() grows a sample's part with tokens alone without
   assertEquals(estimate.perSampleMiB, Math.round(grown));
 });
 
+Deno.test("estimateTorchMemory() does not run the larger probe when its bound does not fit", async () => {
+  const probes: string[] = [];
+  const asked: number[] = [];
+  const values: Record<string, number> = { "512x2": 1400, "512x4": 2200 };
+  const estimate = await estimateTorchMemory(VIT_B, 4, (imageSize, batch) => {
+    probes.push(`${imageSize}x${batch}`);
+    return Promise.resolve(values[`${imageSize}x${batch}`]!);
+  }, (neededMiB) => {
+    asked.push(neededMiB);
+    return false;
+  });
+  assertEquals(probes, ["512x2", "512x4"]);
+  // fixed 600, 400 a sample at 512 px, grown with the query-key pairs (the fastest here).
+  const pairs = (size: number) => activationTerms(VIT_B, size).globalPairs;
+  assertEquals(asked, [600 + 2 * 400 * pairs(768) / pairs(512)]);
+  assertEquals(estimate.perSampleMiB, Math.round(400 * pairs(1024) / pairs(512)));
+  ok(estimate.method.includes("might not have fitted"), estimate.method);
+});
+
 Deno.test("torchMemoryRefusal() refuses a run whose estimate with its margin exceeds what is available", () => {
   assertEquals(torchMemoryRefusal({ neededMiB: 1000 }, 1000 * TORCH_MEMORY_MARGIN), null);
   assertEquals(
