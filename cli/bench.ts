@@ -17,6 +17,11 @@ import {
   type TorchDevice,
   torchUnavailable,
 } from "../lib/bench/torch_bench.ts";
+import {
+  estimateTorchMemory,
+  type TorchMemoryEstimate,
+  torchMemoryRefusal,
+} from "../lib/bench/torch_memory.ts";
 import { type TorchRatios, torchRatios } from "../lib/bench/torch_ratios.ts";
 import { loadCheckpoint } from "../lib/encoder/checkpoint.ts";
 import type { SamWeights } from "../lib/encoder/weights.ts";
@@ -206,10 +211,12 @@ export function registerBench(program: Command): void {
     // After ours, never beside it: both would compete for the same cores.
     let torch: TorchBenchResult | null = null;
     let overTorch: TorchRatios | null = null;
+    let torchMemory: (TorchMemoryEstimate & { availableMiB: number; fits: boolean }) | null = null;
+    let torchSkipped = torchReason;
     if (torchReason) {
       log(`mopeft: no PyTorch comparison (${torchReason})`);
     } else {
-      torch = await runTorchBench(encoder, {
+      const torchOptions = {
         samRepo: samRepo!,
         batch: plan.batch,
         runs: plan.runs,
@@ -224,9 +231,48 @@ export function registerBench(program: Command): void {
         ],
         // The like-for-like whole step, when some method trains encoder modules.
         loraStep: plan.methods.some((m) => methodSpec(m).modules.length > 0),
-        onProgress: (line) => log(`mopeft: ${line}`),
-      });
-      overTorch = torchRatios(ours, torch);
+        onProgress: (line: string) => log(`mopeft: ${line}`),
+      };
+      let refusal: string | null = null;
+      if (torchDevice === "cpu") {
+        // A run past the machine's memory would take the machine down: estimate it first.
+        const estimate = await estimateTorchMemory(
+          encoder,
+          plan.batch,
+          async (imageSize, batch) => {
+            const probe = await runTorchBench({ ...encoder, imageSize }, {
+              ...torchOptions,
+              batch,
+              runs: 1,
+              warmup: 0,
+              onProgress: undefined,
+            });
+            // The timed passes' own peak where known: a small run's process peak is its start's.
+            const peak = probe.runPeakRssMiB ?? probe.peakRssMiB;
+            log(`mopeft: torch memory probe ${imageSize} px, batch ${batch}: ${peak} MiB`);
+            return peak;
+          },
+          (neededMiB) =>
+            torchMemoryRefusal(
+              { neededMiB },
+              Math.round(Deno.systemMemoryInfo().available / 2 ** 20),
+            ) === null,
+        );
+        const availableMiB = Math.round(Deno.systemMemoryInfo().available / 2 ** 20);
+        refusal = torchMemoryRefusal(estimate, availableMiB);
+        torchMemory = { ...estimate, availableMiB, fits: refusal === null };
+        log(
+          `mopeft: PyTorch at ${encoder.imageSize} px, batch ${plan.batch} needs about ` +
+            `${estimate.neededMiB} MiB (estimated), ${availableMiB} MiB available`,
+        );
+      }
+      if (refusal) {
+        torchSkipped = `does not fit this machine's memory: ${refusal}`;
+        log(`mopeft: no PyTorch comparison (${torchSkipped})`);
+      } else {
+        torch = await runTorchBench(encoder, torchOptions);
+        overTorch = torchRatios(ours, torch);
+      }
     }
 
     let reader: ReaderBenchResult | undefined;
@@ -237,11 +283,13 @@ export function registerBench(program: Command): void {
 
     printJson({
       date: new Date().toISOString(),
+      commit: await checkoutCommit(),
       machine,
       model,
       ...ours,
       torch,
-      torchSkipped: torchReason,
+      torchSkipped,
+      torchMemory,
       overTorch,
       ...(reader ? { reader } : {}),
       ...(onnx ? { onnx } : {}),
@@ -320,4 +368,28 @@ async function openWeights(plan: BenchPlan): Promise<SamWeights> {
     );
   }
   return weights;
+}
+
+/**
+ * The commit of the checkout this command runs from (`-dirty` when tracked files differ from
+ * it), for the performance page's tables; null outside a git checkout.
+ */
+async function checkoutCommit(): Promise<string | null> {
+  const folder = new URL(".", import.meta.url).pathname;
+  const git = async (...args: string[]) => {
+    const { success, stdout } = await new Deno.Command("git", {
+      args: ["-C", folder, ...args],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    if (!success) throw new Error(`git ${args[0]} failed`);
+    return new TextDecoder().decode(stdout).trim();
+  };
+  try {
+    const commit = await git("rev-parse", "--short", "HEAD");
+    const changes = await git("status", "--porcelain", "--untracked-files=no");
+    return changes ? `${commit}-dirty` : commit;
+  } catch {
+    return null;
+  }
 }

@@ -20,5 +20,6 @@ export * from "./reader_bench.ts";
 export * from "./step_profile.ts";
 export * from "./timing_summary.ts";
 export * from "./torch_bench.ts";
+export * from "./torch_memory.ts";
 export * from "./torch_ratios.ts";
 export * from "./train_step.ts";

@@ -259,7 +259,9 @@ async function timeTraining(
     };
     // After the timed steps and outside the memory sampling: profiling slows every kernel a little.
     const profile = context.profile
-      ? await profileTrainStep(model, adam, images, labels, warmup + runs)
+      ? await profileTrainStep(model, adam, images, labels, warmup + runs, {
+        microBatch: context.microBatch,
+      })
       : undefined;
     return { measurement, profile };
   } finally {

@@ -34,6 +34,11 @@ export interface StageProfile {
   totalMs: number;
   /** MiB its tape kept (distinct buffers, to the KiB). */
   tapeMiB: number;
+  /**
+   * Which gradient pass through the chain it belongs to, in the order they ran: one per
+   * micro-batch (two with MoSA's consistency term); 0 when the batch ran whole.
+   */
+  pass: number;
 }
 
 /** What {@link profileTrainStep} returns. */
@@ -52,11 +57,22 @@ export interface StepProfile {
    * of the kernels it ran, which `kernels` counts already.
    */
   scopes: { scope: string; calls: number; ms: number; share: number }[];
+  /** Tiles per pass of the model (the batch when it ran whole). */
+  microBatch: number;
   /**
-   * Per stage, in the order of the forward pass; empty when the step took its gradients in one
-   * tape (the decoder-only step, past the frozen encoder).
+   * Per gradient pass (micro-batch, in the order they ran), per stage in the order of the forward pass; empty
+   * when the step took its gradients in one tape (the decoder-only step, past the frozen
+   * encoder).
    */
   stages: StageProfile[];
+}
+
+/** Options of {@link profileTrainStep}. */
+export interface StepProfileOptions {
+  /** How many (kernel, shapes) pairs to keep; default 25. */
+  top?: number;
+  /** Tiles per pass of the model, as the timed steps take it (lib/train/micro_batch.ts). */
+  microBatch?: number;
 }
 
 /**
@@ -64,7 +80,7 @@ export interface StepProfile {
  * shapes, with the time of each stage of the staged gradients. Kernel times are wall times of
  * synchronous kernels on cpu and wasm; on webgpu they are GPU times where the device reports them.
  *
- * @param top how many (kernel, shapes) pairs to keep; default 25.
+ * A step in micro-batches is profiled as it runs: its stages are listed per micro-batch.
  *
  * @example
  * ```ts ignore
@@ -78,13 +94,23 @@ export async function profileTrainStep(
   images: Tensor4D,
   labels: Tensor3D,
   step: number,
-  top = 25,
+  options: StepProfileOptions = {},
 ): Promise<StepProfile> {
-  const timings: StageTiming[] = [];
+  const top = options.top ?? 25;
+  const microBatch = Math.min(options.microBatch ?? images.shape[0], images.shape[0]);
+  const timings: (StageTiming & { pass: number })[] = [];
+  let last = 0;
+  let pass = -1;
   const begin = performance.now();
   const info = await tf.profile(async () => {
     await trainStep(model, adam, images, labels, step, {
-      onStageTimed: (timing) => timings.push(timing),
+      microBatch,
+      onStageTimed: (timing) => {
+        // Each gradient pass through the chain times its tail (through the last stage) first.
+        last = Math.max(last, timing.through);
+        if (timing.through === last) pass++;
+        timings.push({ ...timing, pass });
+      },
     });
     return [];
   });
@@ -141,10 +167,11 @@ export async function profileTrainStep(
       ms: round(ms),
       share: share(ms),
     }));
-  const last = timings.reduce((n, t) => Math.max(n, t.through), 0);
   const name = (stage: number) =>
     stage === 0 ? "embed" : stage === last ? "head" : `block ${stage - 1}`;
-  const stages = timings.sort((a, b) => a.stage - b.stage).map((t) => ({
+  const stages = timings.sort((a, b) => a.pass - b.pass || a.stage - b.stage).map((
+    t,
+  ) => ({
     stage: t.through === t.stage ? name(t.stage) : `${name(t.stage)} .. ${name(t.through)}`,
     forwardMs: round(t.forwardMs),
     tapedForwardMs: round(t.tapedForwardMs),
@@ -152,11 +179,13 @@ export async function profileTrainStep(
     totalMs: round(t.forwardMs + t.tapedForwardMs + t.backwardMs),
     // To the KiB: a small model's tapes are a few.
     tapeMiB: Math.round(t.tapeBytes / 2 ** 10) / 2 ** 10,
+    pass: t.pass,
   }));
   return {
     stepMs: round(stepMs),
     kernelMs: round(kernelMs),
     kernelCalls: info.kernels.length,
+    microBatch,
     kernels,
     kernelShapes,
     scopes,

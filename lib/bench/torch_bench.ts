@@ -41,6 +41,11 @@ export interface TorchBenchResult {
   loraStepTrainableValues: number | null;
   /** The Python process's peak RSS, MiB. */
   peakRssMiB: number;
+  /**
+   * The peak RSS of the timed passes alone (from the RSS once the model is built), MiB; null
+   * where the system cannot reset a process's peak. Absent from older reports.
+   */
+  runPeakRssMiB?: number | null;
   /** Peak memory PyTorch allocated on the GPU, MiB (null on the CPU). */
   peakCudaMiB: number | null;
 }

@@ -15,9 +15,16 @@
  * By the chain rule, `∇L = Σ_k (∂L/∂sum_k) ∇sum_k` and `∇sum_k` is the sum of the micro-batches'
  * `∇sum_k(micro)`, so in exact arithmetic the loss value and every gradient equal those of one
  * batch (SAM has no batch statistics: each sample's logits do not depend on the others). In float
- * they differ by summation order only. The price is one more forward pass per micro-batch when
- * the encoder trains; with a frozen front (decoder-only training) the first pass's image
- * embeddings are kept for the second, so the encoder still runs once.
+ * they differ by summation order only.
+ *
+ * The last micro-batch skips pass 1: its taped forward pass of pass 2 runs first, and its surrogate
+ * takes the slopes from its own sums (read as constants) and the others' totals, so the tape
+ * alive at that moment is the one pass 2 needs. The price is thus one more forward pass for each
+ * micro-batch but the last when the encoder trains (vit_b, batch 4 in passes of 1: three, not
+ * four); with a frozen front (decoder-only training) the first pass's image embeddings are kept
+ * for the second, so the encoder still runs once. No loss is exact with fewer: a micro-batch's
+ * backward pass needs the slopes, which need every micro-batch's forward pass, and only one
+ * micro-batch's tapes fit in memory at a time (which is why the batch is split at all).
  *
  * @module
  */
@@ -93,8 +100,10 @@ export function batchGradients(
   const split = model.frozenSplit?.();
   const parts: { images: Tensor4D; labels: Tensor3D; features?: Tensor; ownFeatures: boolean }[] =
     [];
+  // Pass 1's sums, in the order of `parts`; the last part's are added by its own pass 2.
   const partSums: LossSums[] = [];
   let totals: LossSums | undefined;
+  let batchLoss: { value: tf.Scalar; slopes: LossSlopes } | undefined;
   const grads: Record<string, Tensor> = {};
   try {
     for (let start = 0; start < batch; start += microBatch) {
@@ -110,6 +119,9 @@ export function batchGradients(
         part.features = split.features(part.images);
         part.ownFeatures = true;
       }
+    }
+    const lastPart = parts.length - 1;
+    for (const part of parts.slice(0, lastPart)) {
       // The sums of the segmentation loss come from pass 0 (the only pass it is taken on).
       model.prepareTrainingPass?.({ step, pass: 0 });
       try {
@@ -121,21 +133,36 @@ export function batchGradients(
         model.prepareTrainingPass?.(undefined);
       }
     }
-    totals = addLossSums(partSums);
-    const lossValue = lossSlopes(totals, options.loss);
-    const slopes = lossValue.slopes;
-    let value = lossValue.value;
-    const surrogateOf = (sums: LossSums) =>
+    // Called by the last part's surrogate, inside its taped forward pass: its sums as constants
+    // (no gradient flows into the slopes), the batch's totals, loss and slopes, kept past the
+    // tape's scopes.
+    const slopesWith = (own: LossSums): LossSlopes => {
+      if (!batchLoss) {
+        partSums.push(keepAll(constantSums(own)));
+        totals = keepAll(addLossSums(partSums));
+        const { value, slopes } = lossSlopes(totals, options.loss);
+        batchLoss = { value: tf.keep(value), slopes: keepAll(slopes) };
+      }
+      return batchLoss.slopes;
+    };
+    const surrogateOf = (sums: LossSums, slopes: LossSlopes) =>
       tf.addN([
         sums.crossEntropySum.mul(slopes.crossEntropySum),
         tf.sum(sums.intersection.mul(slopes.intersection)),
         tf.sum(sums.predictedSum.mul(slopes.predictedSum)),
       ]) as tf.Scalar;
     const consistency = (model.consistencyWeight?.() ?? 0) > 0;
+    let value: tf.Scalar | undefined;
     try {
-      for (const [index, part] of parts.entries()) {
+      // The last part first: its taped pass gives the slopes the others' backward passes need.
+      const order = [lastPart, ...Array.from({ length: lastPart }, (_, index) => index)];
+      for (const index of order) {
+        const part = parts[index]!;
         const surrogate = (logits: Tensor4D) =>
-          tf.tidy(() => surrogateOf(lossSums(logits, part.labels)));
+          tf.tidy(() => {
+            const sums = lossSums(logits, part.labels);
+            return surrogateOf(sums, index === lastPart ? slopesWith(sums) : batchLoss!.slopes);
+          });
         // A consistency term (MoSA) is a mean over the batch's pixels: each micro-batch holds
         // its share of them.
         const result = stepGradients(model, part.images, surrogate, variables, step, {
@@ -144,12 +171,17 @@ export function batchGradients(
           features: part.features,
           consistencyShare: part.images.shape[0] / batch,
         });
+        if (!batchLoss) {
+          tf.dispose([result.value, ...Object.values(result.grads)]);
+          throw new Error("batchGradients(): the last micro-batch's pass took no loss");
+        }
+        value ??= tf.clone(batchLoss.value);
         if (consistency) {
           // The step's loss gains the consistency term: what this part's value holds beyond
           // its surrogate (whose gradient is the segmentation loss's, not its value).
           const previous = value;
           value = tf.tidy(() =>
-            tf.add(previous, tf.sub(result.value, surrogateOf(partSums[index]!)))
+            tf.add(previous, tf.sub(result.value, surrogateOf(partSums[index]!, batchLoss!.slopes)))
           ) as tf.Scalar;
           previous.dispose();
         }
@@ -165,13 +197,11 @@ export function batchGradients(
         }
       }
     } catch (error) {
-      value.dispose();
+      value?.dispose();
       tf.dispose(Object.values(grads));
       throw error;
-    } finally {
-      tf.dispose(Object.values(slopes));
     }
-    return { value, grads };
+    return { value: value!, grads };
   } finally {
     for (const part of parts) {
       tf.dispose([part.images, part.labels]);
@@ -179,13 +209,35 @@ export function batchGradients(
     }
     for (const sums of partSums) tf.dispose(Object.values(sums));
     if (totals) tf.dispose(Object.values(totals));
+    if (batchLoss) tf.dispose([batchLoss.value, ...Object.values(batchLoss.slopes)]);
   }
+}
+
+/** The loss's derivatives in the sums that depend on the model's output. */
+type LossSlopes = Pick<LossSums, "crossEntropySum" | "intersection" | "predictedSum">;
+
+/** `tensors`, each kept past the scopes it was made in (`tf.keep`). */
+function keepAll<T extends Record<string, Tensor>>(tensors: T): T {
+  for (const tensor of Object.values(tensors)) tf.keep(tensor);
+  return tensors;
+}
+
+/** Copies of `sums` that no gradient reaches (new tensors from their values). */
+function constantSums(sums: LossSums): LossSums {
+  const constant = <T extends Tensor>(t: T) => tf.tensor(t.dataSync(), t.shape, t.dtype) as T;
+  return {
+    crossEntropySum: constant(sums.crossEntropySum),
+    validCount: constant(sums.validCount),
+    intersection: constant(sums.intersection),
+    predictedSum: constant(sums.predictedSum),
+    targetSum: constant(sums.targetSum),
+  };
 }
 
 /** The loss at `totals` and its derivatives in the sums that depend on the model's output. */
 function lossSlopes(totals: LossSums, weights: LossWeights | undefined): {
   value: tf.Scalar;
-  slopes: Pick<LossSums, "crossEntropySum" | "intersection" | "predictedSum">;
+  slopes: LossSlopes;
 } {
   const { value, grads } = tf.valueAndGrads(
     (crossEntropySum, intersection, predictedSum) =>

@@ -11,6 +11,8 @@ Deno.test("mopeft bench prints the timings, memory and machine as JSON", async (
     ok(key in report, `missing "${key}"`);
   }
   ok(!Number.isNaN(Date.parse(report.date)));
+  // This checkout's commit (the tests run from one), dirty or not.
+  ok(/^[0-9a-f]{7,}(-dirty)?$/.test(report.commit), report.commit);
   assertEquals(report.machine.backend, "cpu");
   assertEquals(typeof report.machine.backendNote, "string");
   ok(report.machine.cores >= 1);
@@ -113,4 +115,74 @@ Deno.test("mopeft bench --profile adds each method's kernel and stage times", as
   assertEquals(profile.kernelMs <= profile.stepMs, true);
   // After the warm-up step measured the tapes, the tiny model's chain runs under one tape.
   assertEquals(profile.stages.map((s: { stage: string }) => s.stage), ["embed .. head"]);
+});
+
+/**
+ * A stand-in for the Python that runs scripts/bench_torch.py: it "imports torch", logs each run's
+ * input side and batch to `runs.log` beside it, and reports a peak RSS of `perSampleMiB` per
+ * sample over 500 MiB fixed.
+ */
+async function fakeTorchPython(dir: string, perSampleMiB: number): Promise<string> {
+  const python = `${dir}/python3`;
+  const timing = '{"minMs":10,"medianMs":10,"maxMs":10,"samplesMs":[10]}';
+  await Deno.writeTextFile(
+    python,
+    `#!/bin/sh
+[ "$1" = "-c" ] && exit 0
+size=0; batch=0
+while [ $# -gt 0 ]; do
+  case "$1" in --image-size) size=$2 ;; --batch) batch=$2 ;; esac
+  shift
+done
+echo "$size $batch" >> "${dir}/runs.log"
+echo '{"torch":"fake","threads":1,"imageSize":'$size',"batch":'$batch',"runs":1,"warmup":0,` +
+      `"parameters":1,"device":"cpu","forward":${timing},"forwardBackwardFrozen":${timing},` +
+      `"forwardBackwardFull":null,"loraStep":null,"loraStepTrainableValues":null,` +
+      `"peakRssMiB":'$((500 + batch * ${perSampleMiB}))',"peakCudaMiB":null}'
+`,
+  );
+  await Deno.chmod(python, 0o755);
+  await Deno.mkdir(`${dir}/segment_anything`);
+  return python;
+}
+
+Deno.test("mopeft bench estimates PyTorch's memory from small runs and skips a run that does not fit", async () => {
+  for (const [perSampleMiB, fits] of [[2 ** 26, false], [1, true]] as const) {
+    const dir = await Deno.makeTempDir();
+    try {
+      const python = await fakeTorchPython(dir, perSampleMiB);
+      const result = await runCli([
+        ...FAST,
+        "--methods",
+        "decoder",
+        "--batch",
+        "2",
+        "--torch",
+        "--sam-repo",
+        dir,
+        "--torch-python",
+        python,
+      ]);
+      assertEquals(result.code, 0, result.stderr);
+      const report = JSON.parse(result.stdout);
+      const runs = (await Deno.readTextFile(`${dir}/runs.log`)).trim().split("\n");
+      // tiny is 128 px: probes at 64 px (batches 2 and 4) and, when its bound fits, 96 px; then
+      // the run itself if it fits.
+      assertEquals(runs, ["64 2", "64 4", ...(fits ? ["96 2", "128 2"] : [])]);
+      assertEquals(report.torchMemory.fits, fits);
+      assertEquals(report.torchMemory.batch, 2);
+      assertEquals(report.torchMemory.fixedMiB, 500);
+      assertEquals(typeof report.torchMemory.availableMiB, "number");
+      if (fits) {
+        assertEquals(report.torchSkipped, null);
+        assertEquals(report.torch.batch, 2);
+      } else {
+        assertEquals(report.torch, null);
+        ok(/^does not fit this machine's memory: needs about /.test(report.torchSkipped));
+        ok(report.torchMemory.neededMiB > 2 ** 26, JSON.stringify(report.torchMemory));
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
 });

@@ -28,8 +28,8 @@ Deno.test("profileTrainStep(): kernels within the step, every stage once, then t
       tf.tidy(() => {
         adam = new Adam(model.trainableVariables());
       });
-      const first = await profileTrainStep(model, adam, images, labels, 0, 5);
-      const second = await profileTrainStep(model, adam, images, labels, 1, 5);
+      const first = await profileTrainStep(model, adam, images, labels, 0, { top: 5 });
+      const second = await profileTrainStep(model, adam, images, labels, 1, { top: 5 });
       for (const profile of [first, second]) {
         ok(profile.kernelMs > 0 && profile.kernelMs <= profile.stepMs, JSON.stringify(profile));
         const summed = profile.kernels.reduce((n, k) => n + k.ms, 0);
@@ -55,6 +55,43 @@ Deno.test("profileTrainStep(): kernels within the step, every stage once, then t
       model.dispose();
     }
   } finally {
+    tf.dispose([images, labels]);
+    weights.dispose();
+  }
+});
+
+Deno.test("profileTrainStep(): a step in micro-batches is profiled in them, its stages per pass", async () => {
+  await useBackend("wasm");
+  const weights = randomSamWeights({ ...TINY_SIZE, imageSize: 64 }, 1);
+  const images = tf.randomNormal([3, 64, 64, 3], 0, 1, "float32", 1) as Tensor4D;
+  const labels = tf.tidy(() => tf.randomUniform([3, 64, 64], 0, 2, "int32", 2)) as Tensor3D;
+  const model = PeftModel.create(weights, validatePeftConfig({ method: "lora" }), {
+    numClasses: 2,
+    seed: 1,
+  });
+  let adam!: Adam;
+  tf.tidy(() => {
+    adam = new Adam(model.trainableVariables());
+  });
+  try {
+    const whole = await profileTrainStep(model, adam, images, labels, 0);
+    assertEquals(whole.microBatch, 3);
+    assertEquals(new Set(whole.stages.map((s) => s.pass)), new Set([0]));
+    const parts = await profileTrainStep(model, adam, images, labels, 1, { microBatch: 1 });
+    assertEquals(parts.microBatch, 1);
+    // The first part measured its tapes one stage at a time; the next ones tape the chain whole.
+    const blocks = Array.from({ length: TINY_SIZE.depth }, (_, i) => `block ${i}`);
+    assertEquals(
+      parts.stages.map((s) => [s.pass, s.stage]),
+      [
+        ...["embed", ...blocks, "head"].map((stage) => [0, stage]),
+        [1, "embed .. head"],
+        [2, "embed .. head"],
+      ],
+    );
+  } finally {
+    adam.dispose();
+    model.dispose();
     tf.dispose([images, labels]);
     weights.dispose();
   }

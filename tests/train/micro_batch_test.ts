@@ -161,3 +161,44 @@ Deno.test("batchGradients() refuses a micro-batch that is not a positive integer
   }
   tf.dispose([images, labels]);
 });
+
+Deno.test("micro-batches run one extra forward pass for each part but the last, and the head once per part", async () => {
+  const sam = randomSam(SOAK_SIZE);
+  const model = PeftModel.create(
+    sam,
+    validatePeftConfig({ method: "mopeft", ...SMALL_CONFIG }),
+    { numClasses: NUM_CLASSES, seed: 3 },
+  );
+  const counts = { forward: 0, head: 0 };
+  // The model as the trainer sees it, counting its whole forward passes (pass 1's, for the loss
+  // sums) and the runs of its last stage (one per taped pass: the tail always holds it).
+  const counted: TrainableModel = {
+    trainableVariables: () => model.trainableVariables(),
+    forward: (images) => {
+      counts.forward++;
+      return model.forward(images);
+    },
+    prepareTrainingPass: (pass) => model.prepareTrainingPass(pass),
+    consistencyWeight: () => model.consistencyWeight(),
+    frozenSplit: () => model.frozenSplit(),
+    stages: () => {
+      const stages = model.stages()!;
+      const head = stages.at(-1)!;
+      return [...stages.slice(0, -1), (x) => {
+        counts.head++;
+        return head(x);
+      }];
+    },
+  };
+  const images = randomImages(SOAK_SIZE, 4);
+  const labels = labelsWithIgnored(SOAK_SIZE, 4);
+  for (const [microBatch, parts] of [[1, 4], [2, 2], [3, 2], [4, 1]] as const) {
+    counts.forward = counts.head = 0;
+    await gradientsOf(counted, images, labels, microBatch);
+    assert(counts.forward === parts - 1, `micro-batch ${microBatch}: ${counts.forward} forwards`);
+    assert(counts.head === parts, `micro-batch ${microBatch}: head ran ${counts.head} times`);
+  }
+  tf.dispose([images, labels]);
+  model.dispose();
+  sam.dispose();
+});
