@@ -159,21 +159,23 @@ export async function estimateTorchMemory(
         .filter((term) => a[term] > 0)
         .map((term) => side[term] / a[term]),
     );
-  const round = (mib: number) => Math.round(mib);
+  const estimate = (perSampleMiB: number, method: string): TorchMemoryEstimate => ({
+    imageSize: architecture.imageSize,
+    batch,
+    neededMiB: Math.round(fixedMiB + batch * perSampleMiB),
+    fixedMiB: Math.round(fixedMiB),
+    perSampleMiB: Math.round(perSampleMiB),
+    probes,
+    method,
+  });
   if (!fits(fixedMiB + fewer * bound(b))) {
     // The larger probe itself might not fit: the run is judged on the bound alone.
-    const perSampleMiB = bound(target);
-    return {
-      imageSize: architecture.imageSize,
-      batch,
-      neededMiB: round(fixedMiB + batch * perSampleMiB),
-      fixedMiB: round(fixedMiB),
-      perSampleMiB: round(perSampleMiB),
-      probes,
-      method: `peak RSS of the same passes at ${small} px (batches ${fewer} and ${more}), a ` +
+    return estimate(
+      bound(target),
+      `peak RSS of the same passes at ${small} px (batches ${fewer} and ${more}), a ` +
         "sample's part grown with its fastest-growing term (the larger probe, at " +
         `${medium} px, might not have fitted)`,
-    };
+    );
   }
   const mediumFewer = await run(medium, fewer);
   const mediumSample = Math.max((mediumFewer - fixedMiB) / fewer, smallSample);
@@ -188,17 +190,12 @@ export async function estimateTorchMemory(
       ], { tokens: target[tokens], pairs: target.globalPairs })
     ),
   );
-  return {
-    imageSize: architecture.imageSize,
-    batch,
-    neededMiB: round(fixedMiB + batch * perSampleMiB),
-    fixedMiB: round(fixedMiB),
-    perSampleMiB: round(perSampleMiB),
-    probes,
-    method: `peak RSS of the same passes at ${small} px (batches ${fewer} and ${more}) and ` +
+  return estimate(
+    perSampleMiB,
+    `peak RSS of the same passes at ${small} px (batches ${fewer} and ${more}) and ` +
       `${medium} px (batch ${fewer}), fitted as fixed + batch x (a x tokens over the blocks + ` +
       "b x global-attention query-key pairs) and extrapolated",
-  };
+  );
 }
 
 /**
