@@ -226,6 +226,28 @@ const hasSetsid = await new Deno.Command("sh", {
 })
   .output().then((r) => r.success, () => false);
 
+/**
+ * `study run STUDY --out OUT` under setsid: the study and its children in one process group, to
+ * be killed together as a scheduler kills a job.
+ */
+function spawnStudyGroup(study: string, out: string): Deno.ChildProcess {
+  return new Deno.Command("setsid", {
+    args: [Deno.execPath(), "run", "-A", "cli.ts", "study", "run", study, "--out", out, "--quiet"],
+    cwd: repoRoot,
+    stdout: "null",
+    stderr: "null",
+    env: NO_SCHEDULER,
+  }).spawn();
+}
+
+/** Polls `ready` every 50 ms for at most a minute; a throw counts as not ready yet. */
+async function pollUntil(ready: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if (await ready().catch(() => false)) return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 Deno.test({
   name: "a killed study resumes: the stale lock is taken over and training continues",
   ignore: !hasSetsid,
@@ -239,24 +261,11 @@ Deno.test({
   });
   const out = `${work}/killed-out`;
   const cell = `${out}/cells/synthetic/mopeft/seed-0`;
-  // setsid puts the study and its train child in one process group, killed together as a
-  // scheduler kills a job.
-  const child = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "run", "-A", "cli.ts", "study", "run", study, "--out", out, "--quiet"],
-    cwd: repoRoot,
-    stdout: "null",
-    stderr: "null",
-    env: NO_SCHEDULER,
-  }).spawn();
-  for (let i = 0; i < 1200; i++) {
-    try {
-      const state = JSON.parse(await Deno.readTextFile(`${cell}/run/checkpoint/state.json`));
-      if (state.step >= 2) break;
-    } catch {
-      // Not there yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const child = spawnStudyGroup(study, out);
+  await pollUntil(async () => {
+    const state = JSON.parse(await Deno.readTextFile(`${cell}/run/checkpoint/state.json`));
+    return state.step >= 2;
+  });
   Deno.kill(-child.pid, "SIGKILL");
   await child.status;
   const lock = JSON.parse(await Deno.readTextFile(`${cell}/lock`));
@@ -311,21 +320,8 @@ Deno.test({
   });
   const out = `${work}/scratch-out`;
   const cell = `${out}/cells/synthetic/lora/seed-0`;
-  const group = new Deno.Command("setsid", {
-    args: [Deno.execPath(), "run", "-A", "cli.ts", "study", "run", study, "--out", out, "--quiet"],
-    cwd: repoRoot,
-    stdout: "null",
-    stderr: "null",
-    env: NO_SCHEDULER,
-  }).spawn();
-  for (let i = 0; i < 1200; i++) {
-    const logged = await Deno.readTextFile(`${cell}/run/metrics.jsonl`).then(
-      () => true,
-      () => false,
-    );
-    if (logged) break;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
+  const group = spawnStudyGroup(study, out);
+  await pollUntil(() => pathExists(`${cell}/run/metrics.jsonl`));
   // Study and train killed together, as a scheduler kills a job: no checkpoint is written.
   Deno.kill(-group.pid, "SIGKILL");
   await group.status;
